@@ -1,0 +1,223 @@
+"""The `stashplex` command line.
+
+Exit codes: 0 all well (or waiting for a retry), 1 a job was dead-lettered in this
+run, 2 bad configuration, 3 Stash or Plex unreachable or refusing the credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+
+from reconciler import __version__
+from reconciler.config import Config, load_config
+from reconciler.errors import ConfigError, StashplexError
+from reconciler.logs import setup_logging
+from reconciler.redact import redact, register_secret
+from reconciler.store import Store
+
+EXIT_OK, EXIT_DEAD, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+log = logging.getLogger("stashplex")
+
+DESCRIPTION = """\
+Keeps a Plex Media Server's metadata in step with Stash, by polling both.
+
+examples:
+  stashplex demo                         try it against the bundled emulators
+  stashplex --config /etc/stashplex.yaml run
+  stashplex --reconcile-all --dry-run    show what a full pass would change
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stashplex",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: $STASHPLEX_CONFIG, else ./stashplex.yaml)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="default INFO",
+    )
+    parser.add_argument("--log-file", metavar="PATH", help="also log to this rotating file")
+    parser.add_argument(
+        "--reconcile-all", action="store_true", help="one full pass over both libraries, then exit"
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --reconcile-all: show the changes, write nothing",
+    )
+    parser.add_argument("--version", action="version", version=f"stashplex {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    status = commands.add_parser(
+        "status",
+        help="queue figures, watermarks and the Plex outage flag",
+        description="Show queue counts, the dead-letter queue size, the oldest waiting job, "
+        "both watermarks and whether Plex work is paused.\n\nexample:\n  stashplex status --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    dlq = commands.add_parser(
+        "dlq",
+        help="list, retry or purge dead-lettered jobs",
+        description="The dead-letter queue holds jobs that failed for good.\n\nexamples:\n"
+        "  stashplex dlq list\n  stashplex dlq retry 3\n  stashplex dlq retry --all\n"
+        "  stashplex dlq purge --older-than 30d",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
+    dlq_list = dlq_commands.add_parser(
+        "list", help="show every dead letter", description="example: stashplex dlq list --json"
+    )
+    dlq_list.add_argument("--json", action="store_true")
+    dlq_retry = dlq_commands.add_parser(
+        "retry", help="queue dead letters again", description="example: stashplex dlq retry 3 4"
+    )
+    dlq_retry.add_argument("ids", nargs="*", type=int, metavar="ID")
+    dlq_retry.add_argument("--all", action="store_true", help="every dead letter")
+    dlq_purge = dlq_commands.add_parser(
+        "purge",
+        help="forget dead letters",
+        description="example: stashplex dlq purge --older-than 30d",
+    )
+    dlq_purge.add_argument(
+        "--older-than", metavar="AGE", help="only older ones, e.g. 30d, 12h, 90m (default: all)"
+    )
+    return parser
+
+
+def parse_age(text: str) -> float:
+    """'30d', '12h', '90m', '45s' or plain seconds, as seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    text = text.strip().lower()
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise ConfigError(
+            f"--older-than: expected an age like 30d, 12h or 90m, got {text!r}"
+        ) from None
+
+
+def _when(stamp: float | None) -> str:
+    if stamp is None:
+        return "never"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
+
+
+def cmd_status(config: Config, args: argparse.Namespace) -> int:
+    from reconciler.status import collect_status
+
+    store = Store(config.database)
+    report = collect_status(store)
+    if args.json:
+        print(json.dumps(report, indent=2, sort_keys=True))
+        return EXIT_OK
+    queue = report["queue"]
+    print(
+        f"queue:        {queue['queued']} queued ({queue['waiting_retry']} waiting for a retry), "
+        f"{queue['running']} in hand"
+    )
+    print(f"dead letters: {report['dead_letters']}")
+    oldest = report["oldest_waiting"]
+    print(
+        "oldest job:   "
+        + (f"scene {oldest['scene_id']} since {_when(oldest['since'])}" if oldest else "none")
+    )
+    marks = report["watermarks"]
+    print(f"stash mark:   {marks.get('stash_scenes') or 'none yet'}")
+    print(f"plex mark:    {marks.get('plex') or 'none yet'}")
+    print(f"last poll:    {_when(report['last_poll'])}")
+    print(f"last write:   {_when(report['last_write'])}")
+    paused = report["plex_paused_since"]
+    print(
+        "plex work:    "
+        + (f"PAUSED since {_when(paused)} (Plex unreachable)" if paused else "running")
+    )
+    return EXIT_OK
+
+
+def _letter_dict(letter) -> dict:
+    return {
+        "id": letter.id,
+        "scene_id": letter.scene_id,
+        "title": letter.title,
+        "file": letter.file,
+        "error_class": letter.error_class,
+        "error": letter.error_message,
+        "attempts": letter.attempts,
+        "failed_at": letter.failed_at,
+    }
+
+
+def cmd_dlq(config: Config, args: argparse.Namespace) -> int:
+    store = Store(config.database)
+    if args.dlq_command == "list":
+        letters = [_letter_dict(letter) for letter in store.dead_letters()]
+        if args.json:
+            print(json.dumps(letters, indent=2))
+            return EXIT_OK
+        if not letters:
+            print("the dead-letter queue is empty")
+        for letter in letters:
+            print(f"#{letter['id']}  scene {letter['scene_id']}  {letter['title'] or '(no title)'}")
+            print(f"     file:     {letter['file'] or '(none)'}")
+            print(f"     error:    {letter['error_class']}: {letter['error']}")
+            print(f"     attempts: {letter['attempts']}, failed {_when(letter['failed_at'])}")
+        return EXIT_OK
+    if args.dlq_command == "retry":
+        if not args.all and not args.ids:
+            raise ConfigError("dlq retry: give dead-letter IDs (see 'stashplex dlq list') or --all")
+        count = store.retry_dead_letters(None if args.all else args.ids)
+        print(f"{count} dead letter(s) queued again")
+        return EXIT_OK
+    older = parse_age(args.older_than) if args.older_than else None
+    count = store.purge_dead_letters(older)
+    print(f"{count} dead letter(s) purged")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level, args.log_file)
+    try:
+        if args.command == "demo":
+            from reconciler.demo import run_demo
+
+            return run_demo()
+        config = load_config(args.config)
+        for secret in config.secrets:
+            register_secret(secret)
+        if args.dry_run and not args.reconcile_all:
+            raise ConfigError("--dry-run: only works with --reconcile-all")
+        if args.command == "status":
+            return cmd_status(config, args)
+        if args.command == "dlq":
+            return cmd_dlq(config, args)
+        parser.print_usage(sys.stderr)
+        return EXIT_CONFIG
+    except ConfigError as exc:
+        print(f"stashplex: {redact(str(exc))}", file=sys.stderr)
+        return EXIT_CONFIG
+    except StashplexError as exc:
+        print(f"stashplex: {redact(str(exc))}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,191 @@
+"""Pure diffing: what must change on a Plex item so that it says what the Stash scene says.
+
+Only the fields in `sync.fields` are considered. An empty Stash value leaves Plex
+alone unless `clear_empty` is set. A field whose value already matches but is not
+locked is written again with its lock, so Plex's agents cannot revert it later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.config import SyncConfig
+from reconciler.errors import InvalidSceneData
+from reconciler.models import PlexItem, Scene
+
+# sync field -> (Plex field or tag name, kind)
+PLEX_FIELDS: dict[str, tuple[str, str]] = {
+    "title": ("title", "text"),
+    "summary": ("summary", "text"),
+    "date": ("originallyAvailableAt", "text"),
+    "studio": ("studio", "text"),
+    "rating": ("userRating", "rating"),
+    "performers": ("actor", "tags"),
+    "tags": ("genre", "tags"),
+    "collection": ("collection", "tags"),
+}
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field to write: `old` is what Plex has, `new` what Stash says (tuples for tag lists)."""
+
+    field: str
+    old: Any
+    new: Any
+
+    @property
+    def lock_only(self) -> bool:
+        return self.old == self.new
+
+
+@dataclass
+class Edit:
+    """Everything one Plex item needs; text fields and tags go out in one request."""
+
+    changes: list[FieldChange] = field(default_factory=list)
+    poster: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.changes) or self.poster is not None
+
+    @property
+    def fields(self) -> list[str]:
+        names = [change.field for change in self.changes]
+        return names + (["poster"] if self.poster is not None else [])
+
+
+def clean_text(value: str | None) -> str:
+    """Text as Plex can store it: no control characters, no surrounding whitespace."""
+    if not value:
+        return ""
+    return _CONTROL.sub("", value).strip()
+
+
+def clean_tags(names: list[str]) -> tuple[str, ...]:
+    """Tag names cleaned, without blanks or repeats (Plex keeps one tag per name)."""
+    seen: dict[str, str] = {}
+    for name in names:
+        cleaned = clean_text(name)
+        if cleaned and cleaned.casefold() not in seen:
+            seen[cleaned.casefold()] = cleaned
+    return tuple(sorted(seen.values(), key=str.casefold))
+
+
+def check_date(scene: Scene) -> str:
+    """The scene's date if it is a real calendar date, '' if unset; invalid data otherwise."""
+    value = clean_text(scene.date)
+    if not value:
+        return ""
+    if _DATE.match(value):
+        try:
+            dt.date.fromisoformat(value)
+            return value
+        except ValueError:
+            pass
+    raise InvalidSceneData(f"{scene.label}: date {value!r} is not a valid calendar date")
+
+
+def check_rating(scene: Scene) -> float | None:
+    """rating100 (1-100) as Plex's 0-10 userRating."""
+    if scene.rating100 is None:
+        return None
+    if (
+        isinstance(scene.rating100, bool)
+        or not isinstance(scene.rating100, int)
+        or not (1 <= scene.rating100 <= 100)
+    ):
+        raise InvalidSceneData(f"{scene.label}: rating100 {scene.rating100!r} is outside 1-100")
+    return round(scene.rating100 / 10, 1)
+
+
+def desired_values(scene: Scene, sync: SyncConfig) -> dict[str, Any]:
+    """What Stash says for each synced field; None where Stash is empty."""
+    studio = clean_text(scene.studio)
+    values: dict[str, Any] = {
+        "title": clean_text(scene.title) or None,
+        "summary": clean_text(scene.details) or None,
+        "date": check_date(scene) or None,
+        "studio": studio or None,
+        "rating": check_rating(scene),
+        "performers": clean_tags(scene.performers) or None,
+        "tags": clean_tags(scene.tags) or None,
+        "collection": studio if sync.studio_collection and studio else None,
+    }
+    return {name: values[name] for name in sync.fields if name in values}
+
+
+def content_hash(scene: Scene, sync: SyncConfig) -> str:
+    """A fingerprint of what stashplex would write for this scene."""
+    values = desired_values(scene, sync)
+    values["poster"] = scene.screenshot is not None and "poster" in sync.fields
+    blob = json.dumps(values, sort_keys=True, default=list).encode()
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def _current(item: PlexItem, name: str) -> Any:
+    return {
+        "title": item.title or "",
+        "summary": item.summary or "",
+        "date": item.originally_available_at or "",
+        "studio": item.studio or "",
+        "rating": item.user_rating,
+        "performers": clean_tags(item.actors),
+        "tags": clean_tags(item.genres),
+        "collection": clean_tags(item.collections),
+    }[name]
+
+
+def _same_rating(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) < 0.05
+
+
+def diff(
+    scene: Scene,
+    item: PlexItem,
+    sync: SyncConfig,
+    poster_synced: str | None = None,
+) -> Edit:
+    """The edit that brings `item` in line with `scene`.
+
+    `poster_synced` is the screenshot URL last uploaded for this scene (Stash stamps
+    it with the scene's update time); only a new URL makes the poster a candidate,
+    and the worker uploads it only when the bytes differ too.
+    """
+    edit = Edit()
+    for name, wanted in desired_values(scene, sync).items():
+        plex_name, kind = PLEX_FIELDS[name]
+        current = _current(item, name)
+        locked = plex_name in item.locked
+        if name == "collection":
+            if wanted is None:
+                continue
+            if wanted.casefold() in {c.casefold() for c in current} and locked:
+                continue
+            new = clean_tags([*current, wanted])
+            edit.changes.append(FieldChange(name, current, new))
+            continue
+        if wanted is None:
+            if not sync.clear_empty or name == "title":
+                continue
+            wanted = () if kind == "tags" else None if kind == "rating" else ""
+            empty = current in ((), None, "")
+            if empty:
+                continue
+        same = _same_rating(current, wanted) if kind == "rating" else current == wanted
+        if same and locked:
+            continue
+        edit.changes.append(FieldChange(name, current, wanted))
+    if "poster" in sync.fields and scene.screenshot and poster_synced != scene.screenshot:
+        edit.poster = scene.screenshot
+    return edit

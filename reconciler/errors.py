@@ -1,0 +1,140 @@
+"""stashplex's error classes, and the translation of what plexapi, requests and gql raise.
+
+Every error a job can meet belongs to one retry class (`transient`, `not_found`,
+`permanent`); `retry.py` turns the class into a decision. Messages say what failed
+and where, and never carry a secret.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import requests
+from plexapi import exceptions as plex_exc
+
+from reconciler.redact import redact
+
+TRANSIENT = "transient"
+NOT_FOUND = "not_found"
+PERMANENT = "permanent"
+
+
+class StashplexError(Exception):
+    """Base of every error stashplex raises on purpose."""
+
+    error_class = PERMANENT
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ConfigError(StashplexError):
+    """The configuration cannot work; the command line exits 2 with this line."""
+
+
+class TransientError(StashplexError):
+    """Worth retrying soon: the server hiccuped."""
+
+    error_class = TRANSIENT
+
+
+class PlexTemporaryError(TransientError):
+    """Plex answered with a timeout, 408, 429, a 5xx or an unreadable body."""
+
+
+class PlexUnreachable(PlexTemporaryError):
+    """No connection to Plex at all: jobs wait without spending retries."""
+
+
+class StashTemporaryError(TransientError):
+    """Stash answered with a timeout or a 5xx."""
+
+
+class StashUnreachable(StashTemporaryError):
+    """No connection to Stash at all."""
+
+
+class PlexNotFound(StashplexError):
+    """Plex has no item for the file yet, usually because it has not scanned it."""
+
+    error_class = NOT_FOUND
+
+
+class PermanentError(StashplexError):
+    """Retrying cannot help: the job goes straight to the dead-letter queue."""
+
+
+class PlexPermanentError(PermanentError):
+    """Plex refused the request for good (401/403, other 4xx, a missing library, ambiguity)."""
+
+
+class InvalidSceneData(PermanentError):
+    """The scene from Stash holds data Plex cannot take (a missing path, an impossible date...)."""
+
+
+class StashAuthError(ConfigError):
+    """Stash refused the API key; stops the run."""
+
+
+class StashQueryError(PermanentError):
+    """Stash answered a query with a GraphQL `errors` array."""
+
+
+_STATUS = re.compile(r"^\((\d{3})\)")
+_TRANSIENT_STATUSES = {408, 429}
+
+
+def is_transient_status(status: int) -> bool:
+    return status in _TRANSIENT_STATUSES or 500 <= status <= 599
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status plexapi put at the start of its message, e.g. `(503) service_unavailable`."""
+    match = _STATUS.match(str(exc))
+    return int(match.group(1)) if match else None
+
+
+def translate_plex_error(exc: BaseException, action: str) -> StashplexError:
+    """Map anything plexapi/requests raised while doing `action` onto a stashplex class.
+
+    plexapi raises `BadRequest` for every status but 401 and 404 (so the status is
+    read back from the message), and `TypeError` for a status outside requests'
+    table (498, 520-524).
+    """
+    if isinstance(exc, StashplexError):
+        return exc
+    detail = str(exc).split(";")[0]
+    if isinstance(exc, plex_exc.Unauthorized):
+        return PlexPermanentError(f"Plex refused the token (401) while {action}: check plex.token")
+    if isinstance(exc, plex_exc.NotFound):
+        return PlexNotFound(f"Plex has no such item (404) while {action}")
+    if isinstance(exc, plex_exc.BadRequest):
+        status = status_of(exc)
+        if status == 403:
+            return PlexPermanentError(
+                f"Plex forbids this (403) while {action}: the token's account may not edit "
+                "this server"
+            )
+        if status is not None and is_transient_status(status):
+            return PlexTemporaryError(f"Plex answered {detail} while {action}")
+        return PlexPermanentError(f"Plex rejected the request with {detail} while {action}")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return PlexTemporaryError(f"Plex did not answer in time while {action}")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return PlexUnreachable(f"cannot connect to Plex while {action}")
+    if isinstance(exc, requests.exceptions.RequestException):
+        return PlexTemporaryError(
+            f"the connection to Plex broke while {action}: {type(exc).__name__}"
+        )
+    if isinstance(exc, ET.ParseError):
+        return PlexTemporaryError(f"Plex sent a body that is not XML while {action}")
+    if isinstance(exc, TypeError) and "not subscriptable" in str(exc):
+        return PlexTemporaryError(
+            f"Plex (or a proxy in front of it) answered with a non-standard status while {action}"
+        )
+    return PlexPermanentError(f"unexpected {type(exc).__name__} while {action}: {exc}")

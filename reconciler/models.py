@@ -1,0 +1,60 @@
+"""Plain data that flows between the clients, the diff and the queue."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Scene:
+    """A Stash scene, reduced to what stashplex syncs."""
+
+    id: str
+    updated_at: str = ""
+    title: str | None = None
+    details: str | None = None
+    date: str | None = None
+    rating100: int | None = None
+    studio: str | None = None
+    performers: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    screenshot: str | None = None
+
+    @property
+    def path(self) -> str | None:
+        """The primary file: Stash lists it first."""
+        return self.files[0] if self.files else None
+
+    @property
+    def label(self) -> str:
+        return f"scene {self.id}" + (f" ({self.title!r})" if self.title else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Scene:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class PlexItem:
+    """A Plex item as stashplex sees it: synced fields, locks, files and stamps."""
+
+    rating_key: int
+    section_id: int
+    title: str = ""
+    summary: str = ""
+    originally_available_at: str | None = None
+    studio: str | None = None
+    user_rating: float | None = None
+    genres: list[str] = field(default_factory=list)
+    actors: list[str] = field(default_factory=list)
+    collections: list[str] = field(default_factory=list)
+    locked: set[str] = field(default_factory=set)
+    files: list[str] = field(default_factory=list)
+    updated_at: int = 0
+    added_at: int = 0
+    type: str = "movie"

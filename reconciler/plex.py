@@ -1,0 +1,277 @@
+"""The Plex client: listing libraries, reading items in batches, writing edits and posters.
+
+plexapi carries every request (its session, headers and token handling); this
+module asks for the raw XML and parses only what stashplex needs, which keeps a
+sweep of 100,000 items cheap. Everything plexapi or requests raises leaves here
+translated into a stashplex error class.
+"""
+
+from __future__ import annotations
+
+import logging
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import requests
+from plexapi.server import PlexServer
+from plexapi.utils import joinArgs
+
+from reconciler.config import PlexConfig
+from reconciler.diff import PLEX_FIELDS, Edit
+from reconciler.errors import PlexNotFound, PlexPermanentError, translate_plex_error
+from reconciler.models import PlexItem
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+LISTING_PAGE_SIZE = 250
+DETAIL_BATCH_SIZE = 100
+
+# Plex's search type per listed kind; show sections are listed by episode, where the files are
+SEARCH_TYPE = {"movie": 1, "show": 4, "episode": 4}
+
+
+@dataclass(frozen=True)
+class Section:
+    key: int
+    title: str
+    type: str
+    locations: tuple[str, ...]
+
+    @property
+    def search_type(self) -> int:
+        return SEARCH_TYPE.get(self.type, 1)
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value) if value else 0
+    except ValueError:
+        return 0
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def parse_item(element: ET.Element, section_id: int = 0) -> PlexItem:
+    """A `Video` element (from a listing or a detail answer) as a `PlexItem`."""
+    attrib = element.attrib
+    tags: dict[str, list[str]] = {"Genre": [], "Role": [], "Collection": []}
+    locked: set[str] = set()
+    files: list[str] = []
+    for child in element:
+        if child.tag in tags:
+            tags[child.tag].append(child.attrib.get("tag", ""))
+        elif child.tag == "Field" and child.attrib.get("locked") == "1":
+            locked.add(child.attrib.get("name", ""))
+        elif child.tag == "Media":
+            files.extend(
+                part.attrib["file"] for part in child.iter("Part") if part.attrib.get("file")
+            )
+    return PlexItem(
+        rating_key=_int(attrib.get("ratingKey")),
+        section_id=_int(attrib.get("librarySectionID")) or section_id,
+        title=attrib.get("title", ""),
+        summary=attrib.get("summary", ""),
+        originally_available_at=attrib.get("originallyAvailableAt") or None,
+        studio=attrib.get("studio") or None,
+        user_rating=_float(attrib.get("userRating")),
+        genres=tags["Genre"],
+        actors=tags["Role"],
+        collections=tags["Collection"],
+        locked=locked,
+        files=files,
+        updated_at=_int(attrib.get("updatedAt")),
+        added_at=_int(attrib.get("addedAt")),
+        type=attrib.get("type", "movie"),
+    )
+
+
+def _tag_args(tag: str, wanted: Sequence[str], current: Sequence[str]) -> dict[str, Any]:
+    """Set a tag list to exactly `wanted`: the indexed list replaces, a removal drops leftovers."""
+    args: dict[str, Any] = {f"{tag}.locked": 1}
+    for i, name in enumerate(wanted):
+        args[f"{tag}[{i}].tag.tag"] = name
+    leftovers = [name for name in current if name.casefold() not in {w.casefold() for w in wanted}]
+    if leftovers:
+        args[f"{tag}[].tag.tag-"] = ",".join(quote(name) for name in leftovers)
+    return args
+
+
+def edit_args(item: PlexItem, edit: Edit) -> dict[str, Any]:
+    """The query arguments of the one PUT that applies `edit` to `item`, every field locked."""
+    args: dict[str, Any] = {
+        "id": item.rating_key,
+        "type": SEARCH_TYPE.get(item.type, 1),
+    }
+    for change in edit.changes:
+        plex_name, kind = PLEX_FIELDS[change.field]
+        if kind == "tags":
+            args.update(_tag_args(plex_name, change.new, change.old))
+        else:
+            value = change.new
+            if kind == "rating" and value is not None:
+                value = f"{value:g}"
+            args[f"{plex_name}.value"] = "" if value is None else value
+            args[f"{plex_name}.locked"] = 1
+    return args
+
+
+class PlexClient:
+    """stashplex's view of one Plex Media Server."""
+
+    def __init__(self, config: PlexConfig, session: requests.Session | None = None) -> None:
+        self.config = config
+        self.session = session or requests.Session()
+        self._server: PlexServer | None = None
+        self._sections: list[Section] | None = None
+
+    def _call(self, action: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except Exception as exc:
+            raise translate_plex_error(exc, action) from None
+
+    @property
+    def server(self) -> PlexServer:
+        """The plexapi server object, connected on first use (one `GET /`, checks the token)."""
+        if self._server is None:
+            self._server = self._call(
+                f"connecting to {self.config.url}",
+                lambda: PlexServer(
+                    self.config.url,
+                    self.config.token,
+                    session=self.session,
+                    timeout=self.config.timeout,
+                ),
+            )
+        return self._server
+
+    def query(self, key: str, action: str, method: str = "get", **kwargs: Any) -> ET.Element | None:
+        server = self.server
+        send = getattr(server._session, method)
+        return self._call(action, lambda: server.query(key, method=send, **kwargs))
+
+    def identity(self) -> bool:
+        """Whether Plex answers at all (`/identity` needs no token): the outage probe."""
+        try:
+            response = self.session.get(
+                f"{self.config.url}/identity", timeout=min(self.config.timeout, 10)
+            )
+        except requests.RequestException:
+            return False
+        return response.status_code == 200
+
+    # -- libraries -----------------------------------------------------------
+
+    def sections(self, refresh: bool = False) -> list[Section]:
+        if self._sections is None or refresh:
+            root = self.query("/library/sections", "listing the libraries")
+            found = []
+            for directory in root.iter("Directory") if root is not None else []:
+                found.append(
+                    Section(
+                        key=_int(directory.attrib.get("key")),
+                        title=directory.attrib.get("title", ""),
+                        type=directory.attrib.get("type", ""),
+                        locations=tuple(
+                            loc.attrib.get("path", "") for loc in directory.iter("Location")
+                        ),
+                    )
+                )
+            self._sections = found
+        return self._sections
+
+    def configured_sections(self) -> list[Section]:
+        """The sections named in `plex.libraries`; a missing one is a permanent error naming it."""
+        sections = self.sections()
+        by_title = {section.title: section for section in sections}
+        chosen = []
+        for title in self.config.libraries:
+            if title not in by_title:
+                existing = ", ".join(repr(s.title) for s in sections) or "none"
+                raise PlexPermanentError(
+                    f"plex.libraries: library {title!r} not found on Plex; it has {existing}"
+                )
+            chosen.append(by_title[title])
+        return chosen
+
+    def list_items(
+        self,
+        section: Section,
+        *,
+        updated_since: int | None = None,
+        added_since: int | None = None,
+        page_size: int = LISTING_PAGE_SIZE,
+    ) -> Iterator[PlexItem]:
+        """Page through a section's items (partial: files and stamps are what matter here)."""
+        args: dict[str, Any] = {"type": section.search_type}
+        if updated_since is not None:
+            args["updatedAt>>"] = updated_since
+        if added_since is not None:
+            args["addedAt>>"] = added_since
+        key = f"/library/sections/{section.key}/all{joinArgs(args)}"
+        start = 0
+        while True:
+            headers = {
+                "X-Plex-Container-Start": str(start),
+                "X-Plex-Container-Size": str(page_size),
+            }
+            root = self.query(
+                key, f"listing library {section.title!r} from item {start}", headers=headers
+            )
+            if root is None:
+                return
+            children = [el for el in root if el.tag in ("Video", "Directory")]
+            for element in children:
+                yield parse_item(element, section.key)
+            total = _int(root.attrib.get("totalSize") or root.attrib.get("size"))
+            start += len(children)
+            if not children or start >= total:
+                return
+
+    def fetch_items(self, rating_keys: Sequence[int]) -> dict[int, PlexItem]:
+        """Full metadata (every tag, every lock) for many items, 100 per request."""
+        found: dict[int, PlexItem] = {}
+        keys = list(dict.fromkeys(rating_keys))
+        for start in range(0, len(keys), DETAIL_BATCH_SIZE):
+            chunk = keys[start : start + DETAIL_BATCH_SIZE]
+            ids = ",".join(str(k) for k in chunk)
+            try:
+                root = self.query(f"/library/metadata/{ids}", f"reading items {ids}")
+            except PlexNotFound:
+                continue
+            for element in root if root is not None else []:
+                if element.tag in ("Video", "Directory"):
+                    item = parse_item(element)
+                    found[item.rating_key] = item
+        return found
+
+    # -- writing -------------------------------------------------------------
+
+    def write(self, item: PlexItem, edit: Edit) -> None:
+        """Every text field and tag list of the edit, locked, in one request."""
+        if not edit.changes:
+            return
+        args = edit_args(item, edit)
+        self.query(
+            f"/library/sections/{item.section_id}/all{joinArgs(args)}",
+            f"editing item {item.rating_key} ({', '.join(c.field for c in edit.changes)})",
+            method="put",
+        )
+
+    def upload_poster(self, rating_key: int, image: bytes) -> None:
+        self.query(
+            f"/library/metadata/{rating_key}/posters",
+            f"uploading the poster of item {rating_key}",
+            method="post",
+            data=image,
+        )

@@ -1,0 +1,229 @@
+"""The Stash client: paged GraphQL reads over gql's requests transport, and screenshot downloads.
+
+Every failure leaves here as a stashplex error: no connection or a 5xx is
+transient, a 401 is a configuration error naming `stash.api_key`, and a GraphQL
+`errors` array is reported with the name of the query that got it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+from gql import Client, GraphQLRequest
+from gql.transport.exceptions import (
+    TransportConnectionFailed,
+    TransportError,
+    TransportQueryError,
+    TransportServerError,
+)
+from gql.transport.requests import RequestsHTTPTransport
+
+from reconciler.config import StashConfig
+from reconciler.errors import (
+    PermanentError,
+    StashAuthError,
+    StashplexError,
+    StashQueryError,
+    StashTemporaryError,
+    StashUnreachable,
+    is_transient_status,
+)
+from reconciler.models import Scene
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 250
+
+SCENE_FIELDS = """
+    id title details date rating100 updated_at
+    files { path }
+    paths { screenshot }
+    studio { name }
+    performers { name }
+    tags { name }
+"""
+
+FIND_SCENES = f"""
+query FindScenes($filter: FindFilterType!, $scene_filter: SceneFilterType, $ids: [ID!]) {{
+  findScenes(filter: $filter, scene_filter: $scene_filter, ids: $ids) {{
+    count
+    scenes {{ {SCENE_FIELDS} }}
+  }}
+}}
+"""
+
+FIND_CHANGED = {
+    kind: f"""
+query Changed{kind.title()}($filter: FindFilterType!, $since: String!) {{
+  find{kind.title()}(filter: $filter, {kind[:-1]}_filter: {{
+      updated_at: {{ value: $since, modifier: GREATER_THAN }} }}) {{
+    count
+    {kind} {{ id name updated_at }}
+  }}
+}}
+"""
+    for kind in ("tags", "performers", "studios")
+}
+
+VERSION = "query Version { version { version } }"
+
+
+def scene_from_graphql(data: dict[str, Any]) -> Scene:
+    """A `Scene` from one entry of `findScenes.scenes`."""
+    studio = data.get("studio") or {}
+    paths = data.get("paths") or {}
+    return Scene(
+        id=str(data["id"]),
+        updated_at=data.get("updated_at") or "",
+        title=data.get("title"),
+        details=data.get("details"),
+        date=data.get("date"),
+        rating100=data.get("rating100"),
+        studio=studio.get("name"),
+        performers=[p["name"] for p in data.get("performers") or [] if p.get("name")],
+        tags=[t["name"] for t in data.get("tags") or [] if t.get("name")],
+        files=[f["path"] for f in data.get("files") or [] if f.get("path")],
+        screenshot=paths.get("screenshot"),
+    )
+
+
+def translate_stash_error(exc: BaseException, action: str) -> StashplexError:
+    """Map gql/requests failures while doing `action` onto stashplex's classes."""
+    if isinstance(exc, StashplexError):
+        return exc
+    cause = exc.__cause__ if isinstance(exc, TransportConnectionFailed) else exc
+    if isinstance(cause, requests.exceptions.Timeout):
+        return StashTemporaryError(f"Stash did not answer in time while {action}")
+    if isinstance(cause, requests.exceptions.ConnectionError | TransportConnectionFailed):
+        return StashUnreachable(f"cannot connect to Stash while {action}")
+    status = getattr(exc, "code", None)
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        status = exc.response.status_code
+    if isinstance(exc, TransportServerError | requests.HTTPError) and status is not None:
+        if status == 401:
+            return StashAuthError(
+                "Stash refused the API key (401): set stash.api_key "
+                "(or STASHPLEX_STASH_API_KEY) to the key from Stash's Settings > Security"
+            )
+        if is_transient_status(status):
+            return StashTemporaryError(f"Stash answered HTTP {status} while {action}")
+        return PermanentError(f"Stash answered HTTP {status} while {action}")
+    if isinstance(exc, TransportQueryError):
+        messages = "; ".join(
+            str(error.get("message", error)) for error in (exc.errors or [])
+        ) or str(exc)
+        return StashQueryError(f"Stash rejected the query while {action}: {messages}")
+    if isinstance(exc, TransportError | ValueError):
+        return StashTemporaryError(f"Stash sent an unreadable answer while {action}: {exc}")
+    if isinstance(exc, requests.RequestException):
+        return StashTemporaryError(f"the connection to Stash broke while {action}")
+    return PermanentError(f"unexpected {type(exc).__name__} while {action}: {exc}")
+
+
+class StashClient:
+    """stashplex's view of one Stash server."""
+
+    def __init__(self, config: StashConfig) -> None:
+        self.config = config
+        self.headers = {"ApiKey": config.api_key} if config.api_key else {}
+        self.http = requests.Session()
+        self.http.headers.update(self.headers)
+        self._client: Client | None = None
+        self._session: Any = None
+
+    def close(self) -> None:
+        if self._client is not None and self._session is not None:
+            self._client.close_sync()
+        self._client = self._session = None
+        self.http.close()
+
+    def _gql(self) -> Any:
+        if self._session is None:
+            transport = RequestsHTTPTransport(
+                url=f"{self.config.url}/graphql",
+                headers=self.headers,
+                timeout=self.config.timeout,
+                retries=0,
+            )
+            self._client = Client(transport=transport, fetch_schema_from_transport=False)
+            self._session = self._client.connect_sync()
+        return self._session
+
+    def execute(self, query: str, variables: dict[str, Any], action: str) -> dict[str, Any]:
+        """Run one GraphQL document; `action` says what for, in error messages."""
+        request = GraphQLRequest(query, variable_values=variables)
+        try:
+            return self._gql().execute(request)
+        except Exception as exc:
+            raise translate_stash_error(exc, action) from None
+
+    def version(self) -> str:
+        data = self.execute(VERSION, {}, "asking Stash for its version (query Version)")
+        return (data.get("version") or {}).get("version") or "unknown"
+
+    def scene_pages(
+        self,
+        scene_filter: dict[str, Any] | None = None,
+        ids: list[str] | None = None,
+        per_page: int = PAGE_SIZE,
+    ) -> Iterator[tuple[list[Scene], int]]:
+        """Pages of scenes sorted by `updated_at` ascending, with the total count."""
+        page = 1
+        seen = 0
+        while True:
+            variables = {
+                "filter": {
+                    "page": page,
+                    "per_page": per_page,
+                    "sort": "updated_at",
+                    "direction": "ASC",
+                },
+                "scene_filter": scene_filter,
+                "ids": ids,
+            }
+            data = self.execute(
+                FIND_SCENES, variables, f"reading scenes page {page} (query FindScenes)"
+            )["findScenes"]
+            scenes = [scene_from_graphql(s) for s in data["scenes"]]
+            seen += len(scenes)
+            yield scenes, data["count"]
+            if not scenes or seen >= data["count"]:
+                return
+            page += 1
+
+    def changed(self, kind: str, since: str, per_page: int = PAGE_SIZE) -> list[dict[str, Any]]:
+        """Tags, performers or studios whose own `updated_at` is after `since` (renames)."""
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            variables = {
+                "filter": {
+                    "page": page,
+                    "per_page": per_page,
+                    "sort": "updated_at",
+                    "direction": "ASC",
+                },
+                "since": since,
+            }
+            data = self.execute(
+                FIND_CHANGED[kind],
+                variables,
+                f"reading changed {kind} (query Changed{kind.title()})",
+            )[f"find{kind.title()}"]
+            found.extend(data[kind])
+            if not data[kind] or len(found) >= data["count"]:
+                return found
+            page += 1
+
+    def fetch_image(self, url: str) -> bytes:
+        """A screenshot's bytes, fetched with the API key (Plex never needs to reach Stash)."""
+        action = f"downloading a screenshot from {url.split('?')[0]}"
+        try:
+            response = self.http.get(url, timeout=self.config.timeout)
+            response.raise_for_status()
+        except Exception as exc:
+            raise translate_stash_error(exc, action) from None
+        return response.content

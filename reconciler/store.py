@@ -1,0 +1,443 @@
+"""All of stashplex's state, in one SQLite database (WAL mode), behind peewee.
+
+Tables: the job queue (one live job per scene), the dead-letter queue, the
+watermarks, the per-scene sync state, and a small key/value table for the schema
+version and the Plex outage flag. The set of scenes being worked on ("pending")
+is the set of claimed jobs, so it survives nothing it should not: `recover()`
+returns claims left by a crash to the queue.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import peewee as pw
+
+from reconciler.errors import StashplexError
+
+SCHEMA_VERSION = 1
+QUEUED = "queued"
+RUNNING = "running"
+
+_proxy = pw.DatabaseProxy()
+
+
+class StoreError(StashplexError):
+    """The database cannot be used (locked, corrupt, full, unreadable)."""
+
+
+class _Model(pw.Model):
+    class Meta:
+        database = _proxy
+        legacy_table_names = False
+
+
+class Job(_Model):
+    """Work for one scene: what to write, and its retry bookkeeping."""
+
+    scene_id = pw.TextField(unique=True)
+    payload = pw.TextField()
+    state = pw.TextField(default=QUEUED, index=True)
+    version = pw.IntegerField(default=1)
+    attempts = pw.IntegerField(default=0)
+    retries = pw.IntegerField(default=0)
+    retry_class = pw.TextField(null=True)
+    next_attempt_at = pw.FloatField(index=True)
+    last_error = pw.TextField(null=True)
+    last_error_class = pw.TextField(null=True)
+    created_at = pw.FloatField()
+    updated_at = pw.FloatField()
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return json.loads(self.payload)
+
+
+class DeadLetter(_Model):
+    """A job that cannot be done without a person looking at it."""
+
+    scene_id = pw.TextField(index=True)
+    title = pw.TextField(null=True)
+    file = pw.TextField(null=True)
+    payload = pw.TextField()
+    error_class = pw.TextField()
+    error_message = pw.TextField()
+    attempts = pw.IntegerField()
+    failed_at = pw.FloatField(index=True)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return json.loads(self.payload)
+
+
+class Watermark(_Model):
+    name = pw.TextField(primary_key=True)
+    value = pw.TextField()
+    updated_at = pw.FloatField()
+
+
+class SceneState(_Model):
+    """What stashplex last wrote for a scene, to tell real changes from its own writes."""
+
+    scene_id = pw.TextField(primary_key=True)
+    stash_updated_at = pw.TextField(null=True)
+    rating_key = pw.IntegerField(null=True, index=True)
+    plex_updated_at = pw.IntegerField(null=True)
+    content_hash = pw.TextField(null=True)
+    poster_source = pw.TextField(null=True)
+    poster_hash = pw.TextField(null=True)
+    synced_at = pw.FloatField(null=True)
+
+
+class Setting(_Model):
+    key = pw.TextField(primary_key=True)
+    value = pw.TextField()
+
+
+MODELS = [Job, DeadLetter, Watermark, SceneState, Setting]
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    queued: int
+    running: int
+    waiting_retry: int
+    dead: int
+
+
+def _translate(path: str, exc: Exception) -> StoreError:
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return StoreError(f"{path}: database is locked by another process")
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return StoreError(
+            f"{path}: database file is corrupt ({exc}); move it aside to start afresh"
+        )
+    if "disk is full" in text or "database or disk is full" in text:
+        return StoreError(f"{path}: disk is full; nothing was written")
+    if "unable to open" in text or "readonly" in text or "read-only" in text:
+        return StoreError(f"{path}: cannot open or write the database file ({exc})")
+    return StoreError(f"{path}: database error: {exc}")
+
+
+class Store:
+    """The one database: queue, dead letters, watermarks, per-scene state."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = str(path)
+        self.db = pw.SqliteDatabase(
+            self.path,
+            pragmas={
+                "journal_mode": "wal",
+                "synchronous": "full",
+                "foreign_keys": 1,
+                "busy_timeout": 10000,
+            },
+            check_same_thread=False,
+        )
+        self._open()
+
+    def _open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            if not os.path.exists(self.path):
+                fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+        _proxy.initialize(self.db)
+        try:
+            with self.db.bind_ctx(MODELS):
+                self.db.connect(reuse_if_open=True)
+                with self.db.atomic("IMMEDIATE"):
+                    self.db.create_tables(MODELS, safe=True)
+                    row = Setting.get_or_none(Setting.key == "schema_version")
+                    if row is None:
+                        Setting.create(key="schema_version", value=str(SCHEMA_VERSION))
+                    elif int(row.value) > SCHEMA_VERSION:
+                        raise StoreError(
+                            f"{self.path}: database schema {row.value} is newer than this "
+                            f"stashplex understands ({SCHEMA_VERSION}); upgrade stashplex"
+                        )
+        except (pw.DatabaseError, sqlite3.DatabaseError) as exc:
+            raise _translate(self.path, exc) from None
+
+    def close(self) -> None:
+        if not self.db.is_closed():
+            self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write; database failures come out as a `StoreError` naming the file."""
+        try:
+            with self.db.bind_ctx(MODELS), self.db.atomic("IMMEDIATE"):
+                yield
+        except (pw.OperationalError, pw.DatabaseError, sqlite3.DatabaseError) as exc:
+            raise _translate(self.path, exc) from None
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        try:
+            with self.db.bind_ctx(MODELS):
+                yield
+        except (pw.OperationalError, pw.DatabaseError, sqlite3.DatabaseError) as exc:
+            raise _translate(self.path, exc) from None
+
+    # -- queue ---------------------------------------------------------------
+
+    def enqueue(self, scene_id: str, payload: dict[str, Any], now: float | None = None) -> None:
+        self.enqueue_many([(scene_id, payload)], now)
+
+    def enqueue_many(
+        self, jobs: Iterable[tuple[str, dict[str, Any]]], now: float | None = None
+    ) -> int:
+        """Queue work; a scene that already has a live job gets that job updated, not a second one.
+
+        A newer change is a fresh start: its retry count and wait are reset.
+        """
+        now = time.time() if now is None else now
+        rows = [
+            {
+                "scene_id": str(scene_id),
+                "payload": json.dumps(payload, sort_keys=True),
+                "state": QUEUED,
+                "version": 1,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for scene_id, payload in jobs
+        ]
+        with self.transaction():
+            for start in range(0, len(rows), 500):
+                chunk = rows[start : start + 500]
+                (
+                    Job.insert_many(chunk)
+                    .on_conflict(
+                        conflict_target=[Job.scene_id],
+                        update={
+                            Job.payload: pw.EXCLUDED.payload,
+                            Job.version: Job.version + 1,
+                            Job.next_attempt_at: pw.EXCLUDED.next_attempt_at,
+                            Job.retries: 0,
+                            Job.retry_class: None,
+                            Job.updated_at: pw.EXCLUDED.updated_at,
+                        },
+                    )
+                    .execute()
+                )
+        return len(rows)
+
+    def claim(self, limit: int = 100, now: float | None = None) -> list[Job]:
+        """Atomically take up to `limit` due jobs; they stay claimed (pending) until released."""
+        now = time.time() if now is None else now
+        with self.transaction():
+            jobs = list(
+                Job.select()
+                .where((Job.state == QUEUED) & (Job.next_attempt_at <= now))
+                .order_by(Job.next_attempt_at, Job.id)
+                .limit(limit)
+            )
+            if jobs:
+                Job.update(state=RUNNING, updated_at=now).where(
+                    Job.id.in_([job.id for job in jobs])
+                ).execute()
+        for job in jobs:
+            job.state = RUNNING
+        return jobs
+
+    def complete(self, job: Job) -> None:
+        """The job's work is done; a newer change that arrived meanwhile stays queued."""
+        with self.transaction():
+            deleted = (
+                Job.delete().where((Job.id == job.id) & (Job.version == job.version)).execute()
+            )
+            if not deleted:
+                Job.update(state=QUEUED).where(Job.id == job.id).execute()
+
+    def reschedule(
+        self,
+        job: Job,
+        delay: float,
+        error: StashplexError,
+        retries: int,
+        now: float | None = None,
+    ) -> None:
+        """Put the job back to wait `delay` seconds; `retries` is its new count for this class."""
+        now = time.time() if now is None else now
+        with self.transaction():
+            current = Job.get_or_none(Job.id == job.id)
+            if current is None:
+                return
+            fresh = current.version != job.version
+            Job.update(
+                state=QUEUED,
+                attempts=Job.attempts + 1,
+                retries=0 if fresh else retries,
+                retry_class=None if fresh else error.error_class,
+                next_attempt_at=now if fresh else now + max(delay, 1e-3),
+                last_error=str(error),
+                last_error_class=type(error).__name__,
+                updated_at=now,
+            ).where(Job.id == job.id).execute()
+
+    def release(self, jobs: Iterable[Job]) -> None:
+        """Return claimed jobs to the queue untouched (Plex went away before they ran)."""
+        ids = [job.id for job in jobs]
+        if ids:
+            with self.transaction():
+                Job.update(state=QUEUED).where(Job.id.in_(ids)).execute()
+
+    def dead_letter(self, job: Job, error: StashplexError, now: float | None = None) -> DeadLetter:
+        """Move the job to the dead-letter queue with its last error."""
+        now = time.time() if now is None else now
+        data = job.data
+        scene = data.get("scene", {})
+        files = scene.get("files") or []
+        with self.transaction():
+            letter = DeadLetter.create(
+                scene_id=job.scene_id,
+                title=scene.get("title"),
+                file=files[0] if files else None,
+                payload=job.payload,
+                error_class=type(error).__name__,
+                error_message=str(error),
+                attempts=job.attempts + 1,
+                failed_at=now,
+            )
+            deleted = (
+                Job.delete().where((Job.id == job.id) & (Job.version == job.version)).execute()
+            )
+            if not deleted:
+                Job.update(state=QUEUED, next_attempt_at=now).where(Job.id == job.id).execute()
+        return letter
+
+    def unmark_scene_pending(self, scene_id: str) -> None:
+        """Whatever happened, the scene is no longer being worked on."""
+        with self.transaction():
+            Job.update(state=QUEUED).where(
+                (Job.scene_id == str(scene_id)) & (Job.state == RUNNING)
+            ).execute()
+
+    def pending_scene_ids(self) -> set[str]:
+        with self.reading():
+            return {job.scene_id for job in Job.select(Job.scene_id).where(Job.state == RUNNING)}
+
+    def recover(self) -> int:
+        """Return jobs claimed by a process that died to the queue; call with the lock held."""
+        with self.transaction():
+            return Job.update(state=QUEUED).where(Job.state == RUNNING).execute()
+
+    def job_for(self, scene_id: str) -> Job | None:
+        with self.reading():
+            return Job.get_or_none(Job.scene_id == str(scene_id))
+
+    def jobs(self) -> list[Job]:
+        with self.reading():
+            return list(Job.select().order_by(Job.id))
+
+    def counts(self, now: float | None = None) -> QueueCounts:
+        now = time.time() if now is None else now
+        with self.reading():
+            queued = Job.select().where(Job.state == QUEUED).count()
+            running = Job.select().where(Job.state == RUNNING).count()
+            waiting = (
+                Job.select()
+                .where((Job.state == QUEUED) & (Job.next_attempt_at > now) & (Job.attempts > 0))
+                .count()
+            )
+            dead = DeadLetter.select().count()
+        return QueueCounts(queued, running, waiting, dead)
+
+    def next_due(self) -> float | None:
+        """When the earliest queued job becomes due."""
+        with self.reading():
+            row = (
+                Job.select(pw.fn.MIN(Job.next_attempt_at).alias("due"))
+                .where(Job.state == QUEUED)
+                .scalar()
+            )
+        return row
+
+    # -- dead letters --------------------------------------------------------
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with self.reading():
+            return list(DeadLetter.select().order_by(DeadLetter.failed_at, DeadLetter.id))
+
+    def retry_dead_letters(self, ids: Iterable[int] | None = None, now: float | None = None) -> int:
+        """Queue dead letters again (all when `ids` is None); returns how many came back."""
+        now = time.time() if now is None else now
+        with self.transaction():
+            query = DeadLetter.select().order_by(DeadLetter.id)
+            if ids is not None:
+                query = query.where(DeadLetter.id.in_(list(ids)))
+            letters = list(query)
+            for letter in letters:
+                Job.insert(
+                    scene_id=letter.scene_id,
+                    payload=letter.payload,
+                    next_attempt_at=now,
+                    created_at=now,
+                    updated_at=now,
+                ).on_conflict_ignore().execute()
+                letter.delete_instance()
+        return len(letters)
+
+    def purge_dead_letters(self, older_than: float | None = None, now: float | None = None) -> int:
+        """Forget dead letters, all or those older than `older_than` seconds."""
+        now = time.time() if now is None else now
+        with self.transaction():
+            query = DeadLetter.delete()
+            if older_than is not None:
+                query = query.where(DeadLetter.failed_at < now - older_than)
+            return query.execute()
+
+    # -- watermarks, settings, scene state -----------------------------------
+
+    def watermark(self, name: str) -> str | None:
+        with self.reading():
+            row = Watermark.get_or_none(Watermark.name == name)
+            return row.value if row else None
+
+    def set_watermark(self, name: str, value: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        with self.transaction():
+            Watermark.replace(name=name, value=value, updated_at=now).execute()
+
+    def setting(self, key: str) -> str | None:
+        with self.reading():
+            row = Setting.get_or_none(Setting.key == key)
+            return row.value if row else None
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        with self.transaction():
+            if value is None:
+                Setting.delete().where(Setting.key == key).execute()
+            else:
+                Setting.replace(key=key, value=value).execute()
+
+    def scene_states(self, scene_ids: Iterable[str]) -> dict[str, SceneState]:
+        ids = [str(s) for s in scene_ids]
+        found: dict[str, SceneState] = {}
+        with self.reading():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for row in SceneState.select().where(SceneState.scene_id.in_(chunk)):
+                    found[row.scene_id] = row
+        return found
+
+    def record_sync(self, scene_id: str, **values: Any) -> None:
+        """Remember what was just written for a scene (merging with what is known)."""
+        with self.transaction():
+            row = SceneState.get_or_none(SceneState.scene_id == str(scene_id))
+            if row is None:
+                SceneState.create(scene_id=str(scene_id), **values)
+            else:
+                SceneState.update(**values).where(SceneState.scene_id == str(scene_id)).execute()

@@ -1,0 +1,351 @@
+"""Draining the queue: match, read, diff and write, one batch of claimed jobs at a time.
+
+Every job ends its turn in exactly one of three ways (applied, rescheduled,
+dead-lettered) and always leaves the pending set. When Plex cannot be reached at
+all, jobs go back untouched and Plex work pauses until `/identity` answers again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from reconciler.catalog import PlexCatalog
+from reconciler.config import Config
+from reconciler.diff import Edit, content_hash, diff
+from reconciler.errors import (
+    PermanentError,
+    PlexNotFound,
+    PlexUnreachable,
+    StashplexError,
+)
+from reconciler.matching import match
+from reconciler.models import PlexItem, Scene
+from reconciler.pathmap import PathMap
+from reconciler.retry import Backoff, RetryRules
+from reconciler.store import Job, Store
+
+log = logging.getLogger(__name__)
+
+OUTAGE_THRESHOLD = 5
+PAUSED_SINCE = "plex_paused_since"
+NEXT_PROBE_AT = "plex_next_probe_at"
+CLAIM_BATCH = 100
+
+ImageFetcher = Callable[[str], bytes]
+
+
+@dataclass
+class DrainResult:
+    applied: int = 0
+    in_sync: int = 0
+    retried: int = 0
+    dead: int = 0
+    waiting: int = 0
+    paused: bool = False
+    written: list[str] = field(default_factory=list)
+
+    def add(self, other: DrainResult) -> None:
+        self.applied += other.applied
+        self.in_sync += other.in_sync
+        self.retried += other.retried
+        self.dead += other.dead
+        self.waiting += other.waiting
+        self.paused = other.paused
+        self.written.extend(other.written)
+
+
+@dataclass
+class _Planned:
+    job: Job
+    scene: Scene
+    item: PlexItem | None = None
+    edit: Edit | None = None
+    poster_hash: str | None = None
+
+
+class Worker:
+    """Applies queued jobs to Plex."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        catalog: PlexCatalog,
+        fetch_image: ImageFetcher,
+        rules: RetryRules | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.catalog = catalog
+        self.plex = catalog.plex
+        self.fetch_image = fetch_image
+        self.rules = rules or RetryRules(config.retry)
+        self.path_map = PathMap((m.stash, m.plex) for m in config.path_map)
+        self.clock = clock
+        self.connection_failures = 0
+        self._probe_backoff = Backoff(0, config.retry.transient.base, config.retry.transient.cap)
+        self._probes = 0
+
+    # -- outage handling -----------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        return self.store.setting(PAUSED_SINCE) is not None
+
+    def _pause(self) -> None:
+        now = self.clock()
+        log.warning(
+            "Plex at %s is unreachable (%d connection failures in a row); "
+            "pausing Plex work until /identity answers",
+            self.config.plex.url,
+            self.connection_failures,
+        )
+        self._probes = 0
+        self.store.set_setting(PAUSED_SINCE, repr(now))
+        self.store.set_setting(NEXT_PROBE_AT, repr(now + self._probe_backoff.ceiling(0)))
+
+    def _probe(self) -> bool:
+        """While paused: ask `/identity` when the backoff allows; resume when it answers."""
+        now = self.clock()
+        due = float(self.store.setting(NEXT_PROBE_AT) or 0)
+        if now < due:
+            return False
+        if self.plex.identity():
+            log.info("Plex answers again; resuming Plex work")
+            self.store.set_setting(PAUSED_SINCE, None)
+            self.store.set_setting(NEXT_PROBE_AT, None)
+            self.connection_failures = 0
+            return True
+        self._probes += 1
+        delay = self._probe_backoff.ceiling(self._probes)
+        self.store.set_setting(NEXT_PROBE_AT, repr(now + delay))
+        return False
+
+    # -- draining ------------------------------------------------------------
+
+    def drain(self, max_batches: int | None = None) -> DrainResult:
+        """Work through the jobs due when it starts, each once; stop early if Plex goes away."""
+        total = DrainResult()
+        batches = 0
+        started = self.clock()
+        while max_batches is None or batches < max_batches:
+            if self.paused and not self._probe():
+                total.paused = True
+                break
+            jobs = self.store.claim(CLAIM_BATCH, started)
+            if not jobs:
+                break
+            batches += 1
+            result = self.process(jobs)
+            total.add(result)
+            if result.paused:
+                break
+        return total
+
+    def process(self, jobs: list[Job]) -> DrainResult:
+        """One claimed batch: every job leaves the pending set whatever happens."""
+        result = DrainResult()
+        try:
+            self._process(jobs, result)
+        finally:
+            for job in jobs:
+                self.store.unmark_scene_pending(job.scene_id)
+        return result
+
+    def _process(self, jobs: list[Job], result: DrainResult) -> None:
+        planned: list[_Planned] = []
+        for job in jobs:
+            try:
+                scene = Scene.from_dict(job.data["scene"])
+            except (KeyError, TypeError, ValueError) as exc:
+                self._fail(
+                    job,
+                    PermanentError(f"job for scene {job.scene_id}: bad payload ({exc})"),
+                    result,
+                )
+                continue
+            planned.append(_Planned(job, scene))
+        if not planned:
+            return
+        try:
+            self.catalog.refresh(max_age=self.config.schedule.process_interval)
+        except StashplexError as exc:
+            self._fail_all(planned, exc, result)
+            return
+        matched: list[_Planned] = []
+        for entry in planned:
+            try:
+                rating_key, _ = match(
+                    entry.scene,
+                    self.catalog.index,
+                    self.path_map,
+                    self.config.sync.strict_matching,
+                )
+            except StashplexError as exc:
+                self._fail(entry.job, exc, result)
+                continue
+            entry.item = PlexItem(rating_key=rating_key, section_id=0)
+            matched.append(entry)
+        if not matched:
+            return
+        try:
+            items = self.plex.fetch_items([entry.item.rating_key for entry in matched])
+        except StashplexError as exc:
+            self._fail_all(matched, exc, result)
+            return
+        self.connection_failures = 0
+        states = self.store.scene_states(entry.job.scene_id for entry in matched)
+        written: list[_Planned] = []
+        for index, entry in enumerate(matched):
+            item = items.get(entry.item.rating_key)
+            if item is None:
+                self.catalog.forget(entry.item.rating_key)
+                self._fail(
+                    entry.job,
+                    PlexNotFound(
+                        f"{entry.scene.label}: Plex item {entry.item.rating_key} is gone "
+                        "(file moved or removed?)"
+                    ),
+                    result,
+                )
+                continue
+            entry.item = item
+            state = states.get(entry.job.scene_id)
+            try:
+                changed = self._apply(entry, state, result)
+            except PlexUnreachable as exc:
+                self._fail_all(matched[index:], exc, result)
+                break
+            except StashplexError as exc:
+                self._fail(entry.job, exc, result)
+                continue
+            except Exception as exc:
+                log.exception("unexpected failure on %s", entry.scene.label)
+                self._fail(
+                    entry.job,
+                    PermanentError(f"{entry.scene.label}: unexpected {type(exc).__name__}: {exc}"),
+                    result,
+                )
+                continue
+            if changed:
+                written.append(entry)
+            else:
+                self._done(entry, entry.item.updated_at, state, result, changed=False)
+        if written:
+            self._finish_written(written, states, result)
+
+    def _apply(self, entry: _Planned, state, result: DrainResult) -> bool:
+        """Write what differs; True when something was sent to Plex."""
+        poster_synced = state.poster_source if state else None
+        edit = diff(entry.scene, entry.item, self.config.sync, poster_synced)
+        entry.edit = edit
+        wrote = False
+        if edit.changes:
+            self.plex.write(entry.item, edit)
+            wrote = True
+        if edit.poster is not None:
+            image = self.fetch_image(edit.poster)
+            entry.poster_hash = hashlib.sha1(image).hexdigest()
+            if state is None or state.poster_hash != entry.poster_hash:
+                self.plex.upload_poster(entry.item.rating_key, image)
+                wrote = True
+        return wrote
+
+    def _finish_written(self, written: list[_Planned], states, result: DrainResult) -> None:
+        """Re-read written items in one batch: our own writes must not look like outside edits."""
+        try:
+            fresh = self.plex.fetch_items([entry.item.rating_key for entry in written])
+        except StashplexError:
+            fresh = {}
+        for entry in written:
+            stamp = fresh.get(entry.item.rating_key)
+            self._done(
+                entry,
+                stamp.updated_at if stamp else None,
+                states.get(entry.job.scene_id),
+                result,
+                changed=True,
+            )
+
+    def _done(self, entry: _Planned, plex_stamp, state, result: DrainResult, changed: bool) -> None:
+        values = {
+            "stash_updated_at": entry.scene.updated_at,
+            "rating_key": entry.item.rating_key,
+            "plex_updated_at": plex_stamp,
+            "content_hash": content_hash(entry.scene, self.config.sync),
+            "synced_at": self.clock(),
+        }
+        edit = entry.edit
+        if entry.poster_hash is not None:
+            values["poster_source"] = entry.scene.screenshot
+            values["poster_hash"] = entry.poster_hash
+        self.store.record_sync(entry.job.scene_id, **values)
+        self.store.complete(entry.job)
+        if changed:
+            result.applied += 1
+            fields = edit.fields if edit is not None else []
+            result.written.append(entry.job.scene_id)
+            log.info(
+                "scene %s %r written to Plex item %s: %s",
+                entry.scene.id,
+                entry.scene.title or "",
+                entry.item.rating_key,
+                ", ".join(fields),
+            )
+        else:
+            result.in_sync += 1
+
+    # -- failures ------------------------------------------------------------
+
+    def _fail_all(
+        self, entries: list[_Planned], error: StashplexError, result: DrainResult
+    ) -> None:
+        if isinstance(error, PlexUnreachable):
+            self.connection_failures += 1
+            for entry in entries:
+                self.store.reschedule(
+                    entry.job,
+                    self.rules.decide(error, entry.job.retries).delay,
+                    error,
+                    entry.job.retries,
+                    self.clock(),
+                )
+                result.waiting += 1
+            if self.connection_failures >= OUTAGE_THRESHOLD and not self.paused:
+                self._pause()
+                result.paused = True
+            return
+        for entry in entries:
+            self._fail(entry.job, error, result)
+
+    def _fail(self, job: Job, error: StashplexError, result: DrainResult) -> None:
+        if isinstance(error, PlexUnreachable):
+            self._fail_all([_Planned(job, Scene(id=job.scene_id))], error, result)
+            return
+        spent = job.retries if job.retry_class == error.error_class else 0
+        decision = self.rules.decide(error, spent)
+        if decision.dead_letter:
+            self.store.dead_letter(job, error, self.clock())
+            result.dead += 1
+            log.error(
+                "scene %s dead-lettered after %d attempts: %s",
+                job.scene_id,
+                job.attempts + 1,
+                error,
+            )
+            return
+        self.store.reschedule(job, decision.delay, error, spent + 1, self.clock())
+        result.retried += 1
+        log.warning(
+            "scene %s: retry %d of %d in %.1fs: %s",
+            job.scene_id,
+            spent + 1,
+            self.rules.backoff[error.error_class].max_retries,
+            decision.delay,
+            error,
+        )

@@ -1,0 +1,154 @@
+import pytest
+
+from reconciler.config import SyncConfig
+from reconciler.diff import diff
+from reconciler.errors import InvalidSceneData
+from reconciler.models import PlexItem, Scene
+
+ALL_LOCKED = {
+    "title",
+    "summary",
+    "originallyAvailableAt",
+    "studio",
+    "userRating",
+    "actor",
+    "genre",
+    "collection",
+}
+
+
+def scene(**fields):
+    base = dict(
+        id="7",
+        title="Beach Day",
+        details="Sun.",
+        date="2024-05-01",
+        rating100=80,
+        studio="Acme",
+        performers=["Ann", "Bo"],
+        tags=["Outdoor", "Summer"],
+        files=["/data/a.mp4"],
+        screenshot=None,
+    )
+    base.update(fields)
+    return Scene(**base)
+
+
+def item(**fields):
+    base = dict(
+        rating_key=1,
+        section_id=1,
+        title="Beach Day",
+        summary="Sun.",
+        originally_available_at="2024-05-01",
+        studio="Acme",
+        user_rating=8.0,
+        actors=["Bo", "Ann"],
+        genres=["Summer", "Outdoor"],
+        collections=["Acme"],
+        locked=set(ALL_LOCKED),
+    )
+    base.update(fields)
+    return PlexItem(**base)
+
+
+def changed(edit):
+    return {c.field: (c.old, c.new) for c in edit.changes}
+
+
+def test_nothing_differs_nothing_to_write():
+    assert not diff(scene(), item(), SyncConfig())
+
+
+def test_each_field_maps_onto_its_plex_counterpart():
+    edit = diff(
+        scene(),
+        item(
+            title="x",
+            summary="",
+            originally_available_at=None,
+            studio=None,
+            user_rating=None,
+            actors=[],
+            genres=["Old"],
+            collections=[],
+        ),
+        SyncConfig(),
+    )
+    assert changed(edit) == {
+        "title": ("x", "Beach Day"),
+        "summary": ("", "Sun."),
+        "date": ("", "2024-05-01"),
+        "studio": ("", "Acme"),
+        "rating": (None, 8.0),
+        "performers": ((), ("Ann", "Bo")),
+        "tags": (("Old",), ("Outdoor", "Summer")),
+        "collection": ((), ("Acme",)),
+    }
+
+
+def test_tag_removal_and_performer_addition_set_the_exact_lists():
+    edit = diff(scene(tags=["Outdoor"], performers=["Ann", "Bo", "Cy"]), item(), SyncConfig())
+    assert changed(edit) == {
+        "tags": (("Outdoor", "Summer"), ("Outdoor",)),
+        "performers": (("Ann", "Bo"), ("Ann", "Bo", "Cy")),
+    }
+
+
+def test_studio_collection_is_added_and_other_collections_stay():
+    edit = diff(scene(), item(collections=["Favourites"]), SyncConfig())
+    assert changed(edit) == {"collection": (("Favourites",), ("Acme", "Favourites"))}
+    assert not diff(scene(), item(collections=["Favourites"]), SyncConfig(studio_collection=False))
+
+
+def test_empty_stash_field_leaves_plex_alone_by_default():
+    empty = scene(details=None, tags=[], rating100=None, studio=None, date=None)
+    assert not diff(empty, item(collections=["Acme"]), SyncConfig())
+
+
+def test_clear_empty_clears_plex_values_but_never_the_title():
+    empty = scene(title=None, details="", tags=[], rating100=None)
+    edit = diff(empty, item(), SyncConfig(clear_empty=True))
+    assert changed(edit) == {
+        "summary": ("Sun.", ""),
+        "tags": (("Outdoor", "Summer"), ()),
+        "rating": (8.0, None),
+    }
+
+
+def test_only_configured_fields_are_touched():
+    edit = diff(scene(title="New"), item(summary="Other"), SyncConfig(fields=["title"]))
+    assert changed(edit) == {"title": ("Beach Day", "New")}
+
+
+def test_a_matching_but_unlocked_field_is_written_again_to_lock_it():
+    edit = diff(scene(), item(locked=ALL_LOCKED - {"title"}), SyncConfig())
+    assert changed(edit) == {"title": ("Beach Day", "Beach Day")}
+    assert edit.changes[0].lock_only
+
+
+def test_poster_is_a_candidate_only_when_the_screenshot_changed():
+    shot = "http://stash/scene/7/screenshot?t=100"
+    assert diff(scene(screenshot=shot), item(), SyncConfig()).poster == shot
+    assert diff(scene(screenshot=shot), item(), SyncConfig(), poster_synced=shot).poster is None
+
+
+def test_control_characters_are_dropped_and_tags_deduplicated():
+    edit = diff(
+        scene(title="A\x00B\x1f", tags=["x", "X", " x ", ""]),
+        item(genres=[]),
+        SyncConfig(fields=["title", "tags"]),
+    )
+    assert changed(edit) == {"title": ("Beach Day", "AB"), "tags": ((), ("x",))}
+
+
+@pytest.mark.parametrize("bad", ["2023-02-30", "0000-00-00", "yesterday"])
+def test_an_impossible_date_is_invalid_data_naming_the_scene(bad):
+    with pytest.raises(InvalidSceneData, match=r"scene 7 .*2023-02-30|scene 7 .*date"):
+        diff(scene(date=bad), item(), SyncConfig())
+
+
+@pytest.mark.parametrize("bad", [0, 101, -5])
+def test_rating_outside_1_to_100_is_invalid_data(bad):
+    with pytest.raises(InvalidSceneData, match="rating100"):
+        diff(scene(rating100=bad), item(), SyncConfig())
