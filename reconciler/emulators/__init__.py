@@ -1,1 +1,1 @@
-"""Faithful local stand-ins for Plex Media Server and Stash, used by the tests, the demo and the benchmark."""
+"""Local stand-ins for Plex Media Server and Stash: for the tests, the demo and the benchmark."""
