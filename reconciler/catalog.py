@@ -1,34 +1,35 @@
 """The Plex side's file index: which item holds which file, kept fresh cheaply.
 
-A full build pages through every configured library once. After that, a refresh
+A full sweep pages through every configured library once. After that, a refresh
 asks each library only for items updated since the newest stamp already seen
-(Plex's own clock, re-reading the last second), so new and moved files show up
-without a full listing.
+(Plex's own clock, re-reading that last second), so new, moved and edited items
+show up without a full listing.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from reconciler.matching import PathIndex
 from reconciler.models import PlexItem
+from reconciler.pathmap import path_key
 from reconciler.plex import PlexClient, Section
 
 
 class PlexCatalog:
-    def __init__(self, plex: PlexClient, clock=time.monotonic) -> None:
+    def __init__(self, plex: PlexClient, clock: Callable[[], float] = time.monotonic) -> None:
         self.plex = plex
         self.index = PathIndex()
-        self.items: dict[int, PlexItem] = {}
+        self.stamps: dict[int, int] = {}
         self.newest_stamp: int | None = None
         self.built = False
         self._clock = clock
         self._refreshed_at: float | None = None
 
-    def _take(self, item: PlexItem) -> None:
-        self.index.add(item)
-        self.items[item.rating_key] = item
+    def _take(self, item: PlexItem, index: PathIndex, stamps: dict[int, int]) -> None:
+        index.add(item)
+        stamps[item.rating_key] = item.updated_at
         stamp = max(item.updated_at, item.added_at)
         if self.newest_stamp is None or stamp > self.newest_stamp:
             self.newest_stamp = stamp
@@ -36,20 +37,27 @@ class PlexCatalog:
     def sections(self) -> list[Section]:
         return self.plex.configured_sections()
 
+    def holds(self, plex_path: str) -> bool:
+        """Whether the path lies inside one of the configured libraries' folders."""
+        key = path_key(plex_path)
+        for section in self.sections():
+            for location in section.locations:
+                prefix = path_key(location)
+                if key == prefix or key.startswith(prefix.rstrip("/") + "/"):
+                    return True
+        return False
+
     def sweep(self) -> Iterator[PlexItem]:
         """List every item of the configured libraries, rebuilding the index as it goes."""
         sections = self.sections()
-        fresh_index = PathIndex()
-        fresh_items: dict[int, PlexItem] = {}
-        newest = None
+        index = PathIndex()
+        stamps: dict[int, int] = {}
+        self.newest_stamp = None
         for section in sections:
             for item in self.plex.list_items(section):
-                fresh_index.add(item)
-                fresh_items[item.rating_key] = item
-                stamp = max(item.updated_at, item.added_at)
-                newest = stamp if newest is None or stamp > newest else newest
+                self._take(item, index, stamps)
                 yield item
-        self.index, self.items, self.newest_stamp = fresh_index, fresh_items, newest
+        self.index, self.stamps = index, stamps
         self.built = True
         self._refreshed_at = self._clock()
 
@@ -62,7 +70,7 @@ class PlexCatalog:
         changed = []
         for section in self.sections():
             for item in self.plex.list_items(section, updated_since=stamp):
-                self._take(item)
+                self._take(item, self.index, self.stamps)
                 changed.append(item)
         self._refreshed_at = self._clock()
         return changed
@@ -79,4 +87,4 @@ class PlexCatalog:
     def forget(self, rating_key: int) -> None:
         """An item Plex no longer has."""
         self.index.remove(rating_key)
-        self.items.pop(rating_key, None)
+        self.stamps.pop(rating_key, None)

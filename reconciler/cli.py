@@ -15,10 +15,10 @@ from collections.abc import Sequence
 
 from reconciler import __version__
 from reconciler.config import Config, load_config
-from reconciler.errors import ConfigError, StashplexError
+from reconciler.errors import ConfigError, LibraryNotFound, StashplexError
 from reconciler.logs import setup_logging
 from reconciler.redact import redact, register_secret
-from reconciler.store import Store
+from reconciler.store import Store, StoreError
 
 EXIT_OK, EXIT_DEAD, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -193,6 +193,49 @@ def cmd_dlq(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _show(value: object) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(value) + "]"
+    return repr(value) if value not in (None, "") else "(empty)"
+
+
+def cmd_reconcile_all(config: Config, args: argparse.Namespace) -> int:
+    from reconciler.app import App
+    from reconciler.progress import Progress
+
+    app = App(config)
+    try:
+        app.store.recover()
+        progress = Progress()
+        if args.dry_run:
+            report, scenes = app.engine.sweep(progress, dry_run=True)
+            changes = 0
+            for scene, rating_key, outcome in app.worker.preview(scenes):
+                if isinstance(outcome, StashplexError):
+                    print(f"{scene.label}: would fail: {outcome}")
+                    continue
+                if not outcome:
+                    continue
+                changes += 1
+                print(f"{scene.label} -> Plex item {rating_key}")
+                for change in outcome.changes:
+                    note = " (lock only)" if change.lock_only else ""
+                    print(f"    {change.field}: {_show(change.old)} -> {_show(change.new)}{note}")
+                if outcome.poster:
+                    print("    poster: new screenshot from Stash")
+            print(
+                f"dry run: {report.seen} scenes seen, {changes} would be updated, "
+                f"{report.unmatched} unmatched; nothing was written"
+            )
+            return EXIT_OK
+        summary = app.reconcile_all(progress)
+    finally:
+        app.close()
+    for line in summary.lines():
+        print(line)
+    return EXIT_DEAD if summary.dead else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -211,9 +254,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_status(config, args)
         if args.command == "dlq":
             return cmd_dlq(config, args)
+        if args.reconcile_all:
+            return cmd_reconcile_all(config, args)
         parser.print_usage(sys.stderr)
         return EXIT_CONFIG
-    except ConfigError as exc:
+    except (ConfigError, LibraryNotFound, StoreError) as exc:
         print(f"stashplex: {redact(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     except StashplexError as exc:

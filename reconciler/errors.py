@@ -77,7 +77,11 @@ class InvalidSceneData(PermanentError):
     """The scene from Stash holds data Plex cannot take (a missing path, an impossible date...)."""
 
 
-class StashAuthError(ConfigError):
+class LibraryNotFound(PlexPermanentError):
+    """A library named in `plex.libraries` does not exist on the server."""
+
+
+class StashAuthError(PermanentError):
     """Stash refused the API key; stops the run."""
 
 

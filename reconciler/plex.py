@@ -21,7 +21,7 @@ from plexapi.utils import joinArgs
 
 from reconciler.config import PlexConfig
 from reconciler.diff import PLEX_FIELDS, Edit
-from reconciler.errors import PlexNotFound, PlexPermanentError, translate_plex_error
+from reconciler.errors import LibraryNotFound, PlexNotFound, translate_plex_error
 from reconciler.models import PlexItem
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ class PlexClient:
         for title in self.config.libraries:
             if title not in by_title:
                 existing = ", ".join(repr(s.title) for s in sections) or "none"
-                raise PlexPermanentError(
+                raise LibraryNotFound(
                     f"plex.libraries: library {title!r} not found on Plex; it has {existing}"
                 )
             chosen.append(by_title[title])

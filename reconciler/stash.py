@@ -68,6 +68,20 @@ query Changed{kind.title()}($filter: FindFilterType!, $since: String!) {{
     for kind in ("tags", "performers", "studios")
 }
 
+LATEST = {
+    kind: f"""
+query Latest{kind.title()} {{
+  find{kind.title()}(filter: {{ page: 1, per_page: 1, sort: "updated_at", direction: DESC }}) {{
+    {kind} {{ updated_at }}
+  }}
+}}
+"""
+    for kind in ("scenes", "tags", "performers", "studios")
+}
+
+# how findScenes filters scenes carrying a tag, a performer or a studio
+CARRIER_FILTER = {"tags": "tags", "performers": "performers", "studios": "studios"}
+
 VERSION = "query Version { version { version } }"
 
 
@@ -217,6 +231,31 @@ class StashClient:
             if not data[kind] or len(found) >= data["count"]:
                 return found
             page += 1
+
+    def all_scenes(self, **kwargs: Any) -> list[Scene]:
+        return [scene for page, _ in self.scene_pages(**kwargs) for scene in page]
+
+    def scenes_by_ids(self, ids: list[str]) -> list[Scene]:
+        found: list[Scene] = []
+        for start in range(0, len(ids), PAGE_SIZE):
+            found.extend(self.all_scenes(ids=ids[start : start + PAGE_SIZE]))
+        return found
+
+    def scenes_by_path(self, path: str) -> list[Scene]:
+        """Scenes whose file is at `path` (for an item that Plex found before we knew it)."""
+        return self.all_scenes(scene_filter={"path": {"value": path, "modifier": "EQUALS"}})
+
+    def scenes_carrying(self, kind: str, ids: list[str]) -> list[Scene]:
+        """Every scene that carries one of these tags, performers or studios."""
+        criterion = {"value": ids, "modifier": "INCLUDES"}
+        return self.all_scenes(scene_filter={CARRIER_FILTER[kind]: criterion})
+
+    def latest(self, kind: str) -> str | None:
+        """The newest `updated_at` among scenes, tags, performers or studios."""
+        data = self.execute(
+            LATEST[kind], {}, f"reading the newest of {kind} (query Latest{kind.title()})"
+        )[f"find{kind.title()}"][kind]
+        return data[0]["updated_at"] if data else None
 
     def fetch_image(self, url: str) -> bytes:
         """A screenshot's bytes, fetched with the API key (Plex never needs to reach Stash)."""

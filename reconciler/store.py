@@ -95,6 +95,7 @@ class SceneState(_Model):
     poster_source = pw.TextField(null=True)
     poster_hash = pw.TextField(null=True)
     synced_at = pw.FloatField(null=True)
+    failed_updated_at = pw.TextField(null=True)
 
 
 class Setting(_Model):
@@ -316,6 +317,12 @@ class Store:
             )
             if not deleted:
                 Job.update(state=QUEUED, next_attempt_at=now).where(Job.id == job.id).execute()
+            SceneState.insert(
+                scene_id=job.scene_id, failed_updated_at=scene.get("updated_at")
+            ).on_conflict(
+                conflict_target=[SceneState.scene_id],
+                update={SceneState.failed_updated_at: scene.get("updated_at")},
+            ).execute()
         return letter
 
     def unmark_scene_pending(self, scene_id: str) -> None:
@@ -338,6 +345,15 @@ class Store:
         with self.reading():
             return Job.get_or_none(Job.scene_id == str(scene_id))
 
+    def jobs_for(self, scene_ids: Iterable[str]) -> dict[str, Job]:
+        ids = [str(s) for s in scene_ids]
+        found: dict[str, Job] = {}
+        with self.reading():
+            for start in range(0, len(ids), 500):
+                for job in Job.select().where(Job.scene_id.in_(ids[start : start + 500])):
+                    found[job.scene_id] = job
+        return found
+
     def jobs(self) -> list[Job]:
         with self.reading():
             return list(Job.select().order_by(Job.id))
@@ -354,6 +370,10 @@ class Store:
             )
             dead = DeadLetter.select().count()
         return QueueCounts(queued, running, waiting, dead)
+
+    def due_count(self, now: float) -> int:
+        with self.reading():
+            return Job.select().where((Job.state == QUEUED) & (Job.next_attempt_at <= now)).count()
 
     def next_due(self) -> float | None:
         """When the earliest queued job becomes due."""

@@ -36,6 +36,11 @@ NEXT_PROBE_AT = "plex_next_probe_at"
 CLAIM_BATCH = 100
 
 ImageFetcher = Callable[[str], bytes]
+Progress = Callable[[str, int, "int | None"], None]
+
+
+def _quiet(stage: str, done: int, total: int | None) -> None:
+    return None
 
 
 @dataclass
@@ -128,11 +133,13 @@ class Worker:
 
     # -- draining ------------------------------------------------------------
 
-    def drain(self, max_batches: int | None = None) -> DrainResult:
+    def drain(self, max_batches: int | None = None, progress: Progress = _quiet) -> DrainResult:
         """Work through the jobs due when it starts, each once; stop early if Plex goes away."""
         total = DrainResult()
         batches = 0
         started = self.clock()
+        due = self.store.due_count(started)
+        done = 0
         while max_batches is None or batches < max_batches:
             if self.paused and not self._probe():
                 total.paused = True
@@ -143,9 +150,44 @@ class Worker:
             batches += 1
             result = self.process(jobs)
             total.add(result)
+            done += len(jobs)
+            progress("drain", done, max(due, done))
             if result.paused:
                 break
         return total
+
+    def preview(self, scenes: list[Scene]) -> list[tuple[Scene, int | None, Edit | StashplexError]]:
+        """What the worker would do for each scene, reading only: (scene, ratingKey, outcome)."""
+        self.catalog.refresh(max_age=float("inf"))
+        states = self.store.scene_states(scene.id for scene in scenes)
+        outcome: list[tuple[Scene, int | None, Edit | StashplexError]] = []
+        matched: list[tuple[Scene, int]] = []
+        for scene in scenes:
+            try:
+                rating_key, _ = match(
+                    scene, self.catalog.index, self.path_map, self.config.sync.strict_matching
+                )
+                matched.append((scene, rating_key))
+            except StashplexError as exc:
+                outcome.append((scene, None, exc))
+        for start in range(0, len(matched), CLAIM_BATCH):
+            chunk = matched[start : start + CLAIM_BATCH]
+            items = self.plex.fetch_items([rating_key for _, rating_key in chunk])
+            for scene, rating_key in chunk:
+                item = items.get(rating_key)
+                if item is None:
+                    outcome.append((scene, rating_key, PlexNotFound(f"{scene.label}: item gone")))
+                    continue
+                state = states.get(scene.id)
+                try:
+                    edit = diff(
+                        scene, item, self.config.sync, state.poster_source if state else None
+                    )
+                except StashplexError as exc:
+                    outcome.append((scene, rating_key, exc))
+                    continue
+                outcome.append((scene, rating_key, edit))
+        return outcome
 
     def process(self, jobs: list[Job]) -> DrainResult:
         """One claimed batch: every job leaves the pending set whatever happens."""
@@ -279,6 +321,7 @@ class Worker:
             "plex_updated_at": plex_stamp,
             "content_hash": content_hash(entry.scene, self.config.sync),
             "synced_at": self.clock(),
+            "failed_updated_at": None,
         }
         edit = entry.edit
         if entry.poster_hash is not None:

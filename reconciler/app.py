@@ -1,0 +1,73 @@
+"""Wiring: one config in, the store, both clients, the catalog, the engine and the worker out."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from reconciler.catalog import PlexCatalog
+from reconciler.config import Config
+from reconciler.engine import Engine, Progress, _quiet
+from reconciler.plex import PlexClient
+from reconciler.stash import StashClient
+from reconciler.status import LAST_POLL, LAST_WRITE
+from reconciler.store import Store
+from reconciler.worker import DrainResult, Worker
+
+
+@dataclass
+class Summary:
+    """What a `--reconcile-all` run did, as its closing lines say."""
+
+    seen: int = 0
+    in_sync: int = 0
+    updated: int = 0
+    waiting: int = 0
+    dead: int = 0
+    unmatched: int = 0
+
+    def lines(self) -> list[str]:
+        return [
+            f"scenes seen:            {self.seen}",
+            f"in sync:                {self.in_sync}",
+            f"updated:                {self.updated}",
+            f"waiting for a retry:    {self.waiting}",
+            f"dead-lettered:          {self.dead}",
+            f"unmatched (no library): {self.unmatched}",
+        ]
+
+
+class App:
+    def __init__(self, config: Config, store: Store | None = None) -> None:
+        self.config = config
+        self.store = store or Store(config.database)
+        self.plex = PlexClient(config.plex)
+        self.stash = StashClient(config.stash)
+        self.catalog = PlexCatalog(self.plex)
+        self.engine = Engine(config, self.store, self.stash, self.catalog)
+        self.worker = Worker(config, self.store, self.catalog, self.stash.fetch_image)
+
+    def close(self) -> None:
+        self.stash.close()
+        self.plex.session.close()
+        self.store.close()
+
+    def drain(self, progress: Progress = _quiet) -> DrainResult:
+        result = self.worker.drain(progress=progress)
+        if result.applied:
+            self.store.set_setting(LAST_WRITE, repr(time.time()))
+        return result
+
+    def reconcile_all(self, progress: Progress = _quiet) -> Summary:
+        """Sweep both sides, queue the differences, drain the queue once."""
+        report, _ = self.engine.sweep(progress)
+        self.store.set_setting(LAST_POLL, repr(time.time()))
+        result = self.drain(progress)
+        return Summary(
+            seen=report.seen,
+            in_sync=report.in_sync + result.in_sync,
+            updated=result.applied,
+            waiting=result.retried + result.waiting,
+            dead=result.dead,
+            unmatched=report.unmatched,
+        )

@@ -1,0 +1,278 @@
+"""Turning what changed in Stash and in Plex into jobs: the full sweep and the polls.
+
+Reads only; writing to Plex is the worker's job. A scene becomes a job when its
+Stash side or its Plex side changed since its last successful sync (per-scene
+state: Stash `updated_at`, ratingKey, Plex `updatedAt`, a hash of what would be
+written). Watermarks advance only after the resulting jobs are committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from reconciler.catalog import PlexCatalog
+from reconciler.config import Config
+from reconciler.diff import content_hash
+from reconciler.errors import StashplexError
+from reconciler.models import Scene
+from reconciler.pathmap import PathMap
+from reconciler.stash import StashClient
+from reconciler.store import SceneState, Store
+from reconciler.watermark import newest, poll_from
+
+log = logging.getLogger(__name__)
+
+STASH_SCENES = "stash_scenes"
+PLEX_MARK = "plex"
+SEEN_AT_MARK = "plex_seen_at_mark"
+RENAMABLE = ("tags", "performers", "studios")
+POLL_PAGE_SIZE = 1000
+
+Progress = Callable[[str, int, int | None], None]
+
+
+def _quiet(stage: str, done: int, total: int | None) -> None:
+    return None
+
+
+@dataclass
+class SweepReport:
+    """What a full sweep found, before the queue is drained."""
+
+    seen: int = 0
+    in_sync: int = 0
+    queued: int = 0
+    unmatched: int = 0
+    skipped_dead: int = 0
+    queued_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PollReport:
+    stash_changed: int = 0
+    renamed: int = 0
+    plex_changed: int = 0
+    queued: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.stash_changed or self.renamed or self.plex_changed or self.queued)
+
+
+def job_payload(scene: Scene) -> dict:
+    return {"scene": scene.to_dict()}
+
+
+class Engine:
+    """Finds the scenes that need work and queues them."""
+
+    def __init__(
+        self, config: Config, store: Store, stash: StashClient, catalog: PlexCatalog
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.stash = stash
+        self.catalog = catalog
+        self.path_map = PathMap((m.stash, m.plex) for m in config.path_map)
+
+    # -- deciding --------------------------------------------------------------
+
+    def _needs_sync(self, scene: Scene, state: SceneState | None) -> bool:
+        """False when neither side changed since the last successful sync of this scene."""
+        if state is None:
+            return True
+        if state.content_hash != content_hash(scene, self.config.sync):
+            return True
+        if state.stash_updated_at != scene.updated_at:
+            return True
+        found = self.catalog.index.lookup(self.path_map.to_plex(scene.path or ""))
+        if not found:
+            return True
+        rating_key = found[0][0]
+        return state.rating_key != rating_key or state.plex_updated_at != self.catalog.stamps.get(
+            rating_key
+        )
+
+    def _matchable(self, scene: Scene) -> bool:
+        """Scenes whose file lies outside every configured library are not Plex's business."""
+        if not scene.path:
+            return True
+        plex_path = self.path_map.to_plex(scene.path)
+        return bool(self.catalog.index.lookup(plex_path)) or self.catalog.holds(plex_path)
+
+    def _dead_already(self, scene: Scene, state: SceneState | None) -> bool:
+        """This very version of the scene was dead-lettered: wait for a change or `dlq retry`."""
+        return (
+            state is not None
+            and state.failed_updated_at == scene.updated_at
+            and bool(scene.updated_at)
+        )
+
+    def select(self, scenes: Iterable[Scene], report: SweepReport | None = None) -> list[Scene]:
+        """The scenes among `scenes` that need a job."""
+        scenes = list(scenes)
+        states = self.store.scene_states(scene.id for scene in scenes)
+        live = self.store.jobs_for(scene.id for scene in scenes)
+        chosen = []
+        for scene in scenes:
+            state = states.get(scene.id)
+            job = live.get(scene.id)
+            if job is not None and job.data.get("scene") == scene.to_dict():
+                continue  # already queued exactly like this: keep its retry count
+            if not self._matchable(scene):
+                if report:
+                    report.unmatched += 1
+                continue
+            if self._dead_already(scene, state):
+                if report:
+                    report.skipped_dead += 1
+                continue
+            if self._needs_sync(scene, state):
+                chosen.append(scene)
+            elif report:
+                report.in_sync += 1
+        return chosen
+
+    def queue(self, scenes: list[Scene]) -> int:
+        if not scenes:
+            return 0
+        return self.store.enqueue_many((scene.id, job_payload(scene)) for scene in scenes)
+
+    # -- the full sweep --------------------------------------------------------
+
+    def sweep(self, progress: Progress = _quiet, dry_run: bool = False) -> tuple[SweepReport, list]:
+        """Every Plex item and every Stash scene; queue what needs work (or return it, dry)."""
+        report = SweepReport()
+        listed = 0
+        for listed, _ in enumerate(self.catalog.sweep(), 1):
+            if listed % 1000 == 0:
+                progress("plex", listed, None)
+        progress("plex", listed, listed)
+        mark_before = self.stash.latest("scenes")
+        kind_marks = {kind: self.stash.latest(kind) for kind in RENAMABLE}
+        chosen_all: list[Scene] = []
+        for scenes, total in self.stash.scene_pages():
+            report.seen += len(scenes)
+            chosen = self.select(scenes, report)
+            if dry_run:
+                chosen_all.extend(chosen)
+            else:
+                self.queue(chosen)
+            report.queued += len(chosen)
+            report.queued_ids.extend(scene.id for scene in chosen)
+            progress("stash", report.seen, total)
+        if not dry_run:
+            self._advance(STASH_SCENES, mark_before)
+            for kind, mark in kind_marks.items():
+                self._advance(f"stash_{kind}", mark)
+            if self.catalog.newest_stamp is not None:
+                self._advance_plex(self.catalog.newest_stamp)
+        return report, chosen_all
+
+    def _advance(self, name: str, value: str | None) -> None:
+        current = self.store.watermark(name)
+        mark = newest(current, [value] if value else [])
+        if mark and mark != current:
+            self.store.set_watermark(name, mark)
+
+    def _advance_plex(self, stamp: int) -> None:
+        current = self.store.watermark(PLEX_MARK)
+        if current is None or stamp > int(current):
+            self.store.set_watermark(PLEX_MARK, str(stamp))
+
+    # -- polls -------------------------------------------------------------------
+
+    def has_baseline(self) -> bool:
+        """Whether a full sweep ever completed (the polls start from its watermarks)."""
+        return self.store.watermark(STASH_SCENES) is not None
+
+    def poll(self) -> PollReport:
+        """One poll of both sides; raises (leaving every watermark alone) when a side fails."""
+        report = PollReport()
+        if not self.catalog.built:
+            self.catalog.build()
+        self.poll_stash(report)
+        self.poll_plex(report)
+        return report
+
+    def poll_stash(self, report: PollReport) -> None:
+        mark = self.store.watermark(STASH_SCENES)
+        if mark is None:
+            raise StashplexError("no Stash watermark yet: run a full reconcile first")
+        changed = [
+            scene
+            for page, _ in self.stash.scene_pages(
+                scene_filter={"updated_at": {"value": poll_from(mark), "modifier": "GREATER_THAN"}},
+                per_page=POLL_PAGE_SIZE,
+            )
+            for scene in page
+        ]
+        chosen = {scene.id: scene for scene in self.select(changed)}
+        report.stash_changed = len(chosen)
+        kind_marks: dict[str, str | None] = {}
+        for kind in RENAMABLE:
+            name = f"stash_{kind}"
+            since = self.store.watermark(name)
+            if since is None:
+                kind_marks[name] = self.stash.latest(kind)
+                continue
+            renamed = self.stash.changed(kind, poll_from(since))
+            kind_marks[name] = newest(since, [obj["updated_at"] for obj in renamed])
+            fresh = [obj for obj in renamed if obj["updated_at"] > since]
+            if not renamed:
+                continue
+            carriers = self.stash.scenes_carrying(kind, [obj["id"] for obj in renamed])
+            for scene in self.select(carriers):
+                if scene.id not in chosen:
+                    chosen[scene.id] = scene
+                    report.renamed += 1
+            if fresh:
+                log.info("%d %s renamed or changed in Stash", len(fresh), kind)
+        report.queued += self.queue(list(chosen.values()))
+        self._advance(STASH_SCENES, newest(mark, [scene.updated_at for scene in changed]))
+        for name, value in kind_marks.items():
+            self._advance(name, value)
+
+    def poll_plex(self, report: PollReport) -> None:
+        """Items Plex added or changed: new files get their metadata, outside edits are reverted."""
+        mark = self.store.watermark(PLEX_MARK)
+        since = int(mark) if mark else (self.catalog.newest_stamp or 0)
+        seen_at_mark = set((self.store.setting(SEEN_AT_MARK) or "").split(","))
+        listed = self.catalog.changed_since(since)
+        # Plex stamps are whole seconds: the mark's own second is read again, minus what was seen
+        items = [
+            item
+            for item in listed
+            if max(item.updated_at, item.added_at) > since
+            or str(item.rating_key) not in seen_at_mark
+        ]
+        if not items:
+            return
+        keys = [item.rating_key for item in items]
+        with self.store.reading():
+            states = {
+                row.rating_key: row
+                for row in SceneState.select().where(SceneState.rating_key.in_(keys))
+            }
+        scene_ids: set[str] = set()
+        unknown_paths: list[str] = []
+        for item in items:
+            state = states.get(item.rating_key)
+            if state is not None:
+                if state.plex_updated_at != item.updated_at:
+                    scene_ids.add(state.scene_id)
+            else:
+                unknown_paths.extend(item.files[:1])
+        scenes = self.stash.scenes_by_ids(sorted(scene_ids)) if scene_ids else []
+        for path in unknown_paths:
+            scenes.extend(self.stash.scenes_by_path(self.path_map.to_stash(path)))
+        chosen = self.select({scene.id: scene for scene in scenes}.values())
+        report.plex_changed = len(chosen)
+        report.queued += self.queue(chosen)
+        top = max(since, *(max(i.updated_at, i.added_at) for i in listed))
+        at_top = {str(i.rating_key) for i in listed if max(i.updated_at, i.added_at) == top}
+        if top == since:
+            at_top |= seen_at_mark - {""}
+        self.store.set_setting(SEEN_AT_MARK, ",".join(sorted(at_top)))
+        self._advance_plex(top)
