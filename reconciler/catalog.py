@@ -66,12 +66,17 @@ class PlexCatalog:
             pass
 
     def changed_since(self, stamp: int) -> list[PlexItem]:
-        """Items updated or added at or after `stamp` (Plex's epoch seconds), indexed on the way."""
+        """Items updated or added at or after `stamp` (Plex's epoch seconds), indexed on the way.
+
+        Asks from the second before: whether Plex's `>>=` includes its bound or not,
+        the items of `stamp` itself come back.
+        """
         changed = []
         for section in self.sections():
-            for item in self.plex.list_items(section, updated_since=stamp):
+            for item in self.plex.list_items(section, updated_since=stamp - 1):
                 self._take(item, self.index, self.stamps)
-                changed.append(item)
+                if item.updated_at >= stamp:
+                    changed.append(item)
         self._refreshed_at = self._clock()
         return changed
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -54,6 +55,9 @@ class Fault:
     skip: int = 0
 
 
+CONTROL_PREFIX = "/_emulator/"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -63,6 +67,11 @@ def free_port() -> int:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that timed out and hung up is not an emulator error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class EmulatorServer:
@@ -100,6 +109,9 @@ class EmulatorServer:
 
             def setup(self) -> None:
                 super().setup()
+                # headers and body go out in separate writes: without this, Nagle and
+                # delayed ACKs hold every small answer back ~40 ms
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 with emulator._lock:
                     emulator._connections.add(self.connection)
 
@@ -145,7 +157,10 @@ class EmulatorServer:
         else:
             raise RuntimeError(f"{self.name}: cannot listen on 127.0.0.1:{self.port}: {last_error}")
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"{self.name}-{self.port}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{self.name}-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -203,6 +218,8 @@ class EmulatorServer:
             self.requests.clear()
 
     def _take_fault(self, request: Request) -> Fault | None:
+        if request.path.startswith(CONTROL_PREFIX):
+            return None
         with self._lock:
             for fault in self._faults:
                 if request.path.startswith(fault.path_prefix) and fault.remaining > 0:

@@ -1,0 +1,517 @@
+"""A Plex Media Server emulator that plexapi 4.18.3 can drive like the real thing.
+
+It answers the URLs, XML shapes, paging, status codes and edit semantics listed in
+`plex-http.md` §6, on a real socket, so the daemon's Plex client is tested through plexapi
+rather than against mocks. Run standalone with
+`python -m reconciler.emulators.plex --port P [--token T] [--fixture state.json]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import struct
+import threading
+import time
+import urllib.request
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from typing import Any
+from urllib.parse import parse_qsl
+
+from . import plex_meta, plex_xml
+from .http import EmulatorServer, Request, Response
+from .plex_edit import apply_rate, apply_section_edit
+from .plex_model import IMAGES, EditError, PlexItem, PlexLibrary, UnknownKey, _Item
+from .plex_query import parse_query, run_query
+
+__all__ = ["PlexEmulator", "PlexItem", "main"]
+
+_HTML = "text/html"
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    500: "Internal Server Error",
+}
+_SECTION = re.compile(r"^/library/sections/(\d+)(?:/([A-Za-z]+))?/?$")
+_METADATA = re.compile(r"^/library/metadata/([^/]+)(?:/([A-Za-z]+)(?:/(\d+))?)?/?$")
+_KINDS = ("listing", "detail", "write", "image", "other")
+_IMAGE_PATHS = {"posters", "arts", "poster", "art", "thumb", "file"}
+_CALLABLE = {
+    "add_section",
+    "add_item",
+    "edit_item",
+    "remove_item",
+    "agent_refresh",
+    "item",
+    "items",
+}
+
+
+def _png_1x1() -> bytes:
+    """A valid 1x1 grey PNG: the 'generated' thumbnail of an item without a poster."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\x80"))
+        + chunk(b"IEND", b"")
+    )
+
+
+DEFAULT_THUMB = _png_1x1()
+
+
+def _image_type(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data.startswith(b"GIF8"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/jpeg"
+
+
+def _html_error(status: int, reason: str = "") -> Response:
+    """PMS answers errors with a tiny HTML page; the emulator's reason goes in a header."""
+    text = f"{status} {_REASONS.get(status, 'Error')}"
+    body = (
+        f"<html><head><title>{_REASONS.get(status, 'Error')}</title></head>"
+        f"<body><h1>{text}</h1></body></html>"
+    ).encode()
+    headers = (
+        {"X-Plex-Emulator-Reason": reason.encode("ascii", "replace").decode()[:300]}
+        if reason
+        else {}
+    )
+    return Response(status, body, _HTML, headers)
+
+
+def _xml(body: bytes, headers: dict[str, str] | None = None) -> Response:
+    return Response(200, body, "text/xml;charset=utf-8", headers or {})
+
+
+def _empty() -> Response:
+    return Response(200, b"", "text/xml;charset=utf-8")
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(status, json.dumps(data, sort_keys=True).encode(), "application/json")
+
+
+def _classify(method: str, path: str) -> str:
+    """Request kind for `/_emulator/stats`: what a benchmark wants to count."""
+    if path == "/:/rate":
+        return "write"
+    if m := _METADATA.match(path):
+        if m.group(2) in _IMAGE_PATHS:
+            return "image"
+        return "detail" if m.group(2) is None and method == "GET" else "other"
+    if m := _SECTION.match(path):
+        if m.group(2) == "all":
+            return {"GET": "listing", "PUT": "write"}.get(method, "other")
+        return "listing" if method == "GET" and m.group(2) in (None, "collections") else "other"
+    if path.rstrip("/") == "/library/sections" and method == "GET":
+        return "listing"
+    return "other"
+
+
+class PlexEmulator(EmulatorServer):
+    """Plex Media Server as plexapi sees it. State helpers are thread-safe; HTTP per §6."""
+
+    name = "plex-emulator"
+
+    def __init__(
+        self,
+        token: str | None = "plex-test-token",
+        port: int | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__(port)
+        self.token = token
+        self.library = PlexLibrary(clock or time.time)
+        self._stats: Counter[str] = Counter()
+        self._cache: dict[tuple[Any, ...], list[_Item]] = {}
+
+    # -- test-facing API ----------------------------------------------------------------
+
+    def add_section(self, title: str, locations: list[str], type: str = "movie") -> int:
+        """Create a library section (`movie` or `show`); keys are 1, 2, ..."""
+        return self.library.add_section(title, locations, type)
+
+    def add_item(
+        self,
+        section: str | int,
+        files: str | list[str],
+        title: str | None = None,
+        *,
+        summary: str = "",
+        studio: str | None = None,
+        originally_available_at: str | None = None,
+        user_rating: float | None = None,
+        genres: Iterable[str] = (),
+        actors: Iterable[str] = (),
+        collections: Iterable[str] = (),
+        locked: Iterable[str] = (),
+        added_at: int | None = None,
+        **extra: Any,
+    ) -> int:
+        """Add a scanned item (one Media>Part per file); title defaults to the file's basename.
+
+        `extra` takes the other snake_case fields: title_sort, original_title, tagline,
+        content_rating, year, directors, writers, labels, countries, producers, roles, guids,
+        updated_at."""
+        fields = dict(
+            summary=summary,
+            studio=studio,
+            originally_available_at=originally_available_at,
+            genres=list(genres),
+            actors=list(actors),
+            collections=list(collections),
+            locked=set(locked),
+            added_at=added_at,
+            **extra,
+        )
+        if user_rating is not None:
+            fields["user_rating"] = user_rating
+        return self.library.add_item(section, files, title, **fields)
+
+    def item(self, rating_key: int | str) -> PlexItem:
+        with self.library.lock:
+            return self.library.snapshot(self.library.get(rating_key))
+
+    def items(self, section: str | int | None = None) -> list[PlexItem]:
+        with self.library.lock:
+            if section is None:
+                found = sorted(self.library.by_key.values(), key=lambda it: it.rating_key)
+            else:
+                found = self.library.section(section).ordered()
+            return [self.library.snapshot(it) for it in found]
+
+    def remove_item(self, rating_key: int | str) -> None:
+        """The file is gone and the trash emptied: the ratingKey answers 404 from now on."""
+        self.library.remove_item(rating_key)
+
+    def edit_item(self, rating_key: int | str, **fields: Any) -> None:
+        """An edit made by a user in Plex Web: bumps updatedAt, leaves locks alone."""
+        self.library.edit_item(rating_key, **fields)
+
+    def agent_refresh(self, rating_key: int | str) -> None:
+        """What `PUT /library/metadata/{id}/refresh` does: unlocked fields revert to agent data."""
+        self.library.agent_refresh(rating_key)
+
+    def load(self, fixture: dict) -> None:
+        self.library.load(fixture)
+
+    def dump(self) -> dict:
+        return self.library.dump()
+
+    def stats(self) -> dict[str, int]:
+        """Requests received by kind (listing/detail/write/image/other), faulted ones included."""
+        with self._lock:
+            return {kind: self._stats.get(kind, 0) for kind in _KINDS}
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self._stats.clear()
+
+    # -- HTTP -----------------------------------------------------------------------------
+
+    def _dispatch(self, request: Request) -> Response | None:
+        if not request.path.startswith("/_emulator/"):
+            with self._lock:
+                self._stats[_classify(request.method, request.path)] += 1
+        return super()._dispatch(request)
+
+    def _authorized(self, request: Request, params: list[tuple[str, str]]) -> bool:
+        if self.token is None:
+            return True
+        supplied = request.header("X-Plex-Token") or dict(params).get("X-Plex-Token")
+        return supplied == self.token
+
+    def handle(self, request: Request) -> Response:
+        path, method = request.path, request.method
+        if path.startswith("/_emulator/"):
+            return self._control(request)
+        params = parse_qsl(request.query, keep_blank_values=True)
+        if path == "/identity" and method in ("GET", "HEAD"):
+            return _xml(plex_xml.identity(self.library))
+        if not self._authorized(request, params):
+            return _html_error(401)
+        try:
+            return self._route(request, method, path, params)
+        except EditError as exc:
+            return _html_error(exc.status, exc.reason)
+        except UnknownKey as exc:
+            return _html_error(404, str(exc))
+
+    def _route(
+        self, request: Request, method: str, path: str, params: list[tuple[str, str]]
+    ) -> Response:
+        lib = self.library
+        if path == "/" and method == "GET":
+            return _xml(plex_xml.root(lib))
+        if path == "/library" and method == "GET":
+            return _xml(plex_xml.library_root())
+        if path in ("/library/sections", "/library/sections/") and method == "GET":
+            with lib.lock:
+                return _xml(plex_xml.sections(lib))
+        if path == "/:/rate" and method == "PUT":
+            apply_rate(lib, params)
+            return _empty()
+        if m := _SECTION.match(path):
+            return self._section_route(request, method, int(m.group(1)), m.group(2), params)
+        if m := _METADATA.match(path):
+            return self._metadata_route(request, method, m.group(1), m.group(2), params)
+        return _html_error(404, f"no route for {method} {path}")
+
+    def _section_route(
+        self,
+        request: Request,
+        method: str,
+        key: int,
+        sub: str | None,
+        params: list[tuple[str, str]],
+    ) -> Response:
+        lib = self.library
+        with lib.lock:
+            section = lib.sections.get(key)
+            if section is None:
+                raise EditError(404, f"no library section {key}")
+            if sub == "all" and method in ("GET", "HEAD"):
+                return self._listing(request, section, params)
+            if sub == "all" and method == "PUT":
+                apply_section_edit(lib, key, params)
+                return _empty()
+            if sub == "collections" and method == "GET":
+                meta = (
+                    plex_meta.collections_meta(section)
+                    if dict(params).get("includeMeta") == "1"
+                    else ""
+                )
+                return _xml(plex_xml.empty_container(lib, section, meta))
+            if sub == "refresh" and method in ("GET", "POST", "DELETE"):
+                return _empty()
+            if sub and method == "GET":
+                wanted = dict(params).get("type")
+                items = [
+                    it for it in section.ordered() if not wanted or str(_search_type(it)) == wanted
+                ]
+                choices = plex_meta.filter_choices(lib, section, sub, items)
+                if choices is not None:
+                    return _xml(
+                        plex_xml.document(
+                            plex_xml.element(
+                                "MediaContainer",
+                                [("size", choices.count("<Directory")), ("allowSync", 0)],
+                                choices,
+                            )
+                        )
+                    )
+        return _html_error(404, f"no route for {method} {request.path}")
+
+    def _page(self, request: Request, params: list[tuple[str, str]]) -> tuple[int, int | None]:
+        """Paging from the query string or, as plexapi sends it, from request headers."""
+        query = dict(params)
+        values = []
+        for name in ("X-Plex-Container-Start", "X-Plex-Container-Size"):
+            raw = query.get(name) or request.header(name)
+            try:
+                values.append(None if raw in (None, "") else int(raw))
+            except ValueError:
+                raise EditError(400, f"bad {name} {raw!r}") from None
+        start, size = values
+        if (start is not None and start < 0) or (size is not None and size < 0):
+            raise EditError(400, "negative container start/size")
+        return start or 0, size
+
+    def _listing(self, request: Request, section: Any, params: list[tuple[str, str]]) -> Response:
+        lib = self.library
+        query = parse_query(section, params, lib.now())
+        start, size = self._page(request, params)
+        cache_key = (section.key, query, lib.version)
+        matched = self._cache.get(cache_key)
+        if matched is None:
+            matched = run_query(section, query, lib.tag_id)
+            if len(self._cache) > 16:
+                self._cache.clear()
+            self._cache[cache_key] = matched
+        page = matched[start:] if size is None else matched[start : start + size]
+        flags = dict(params)
+        meta = plex_meta.section_meta(section) if flags.get("includeMeta") == "1" else ""
+        body = plex_xml.listing(
+            lib,
+            section,
+            page,
+            offset=start,
+            total=len(matched),
+            include_guids=flags.get("includeGuids") == "1",
+            meta=meta,
+        )
+        return _xml(
+            body,
+            {
+                "X-Plex-Container-Start": str(start),
+                "X-Plex-Container-Total-Size": str(len(matched)),
+            },
+        )
+
+    def _metadata_route(
+        self,
+        request: Request,
+        method: str,
+        ids: str,
+        sub: str | None,
+        params: list[tuple[str, str]],
+    ) -> Response:
+        lib = self.library
+        query = dict(params)
+        if sub is None:
+            if method in ("GET", "HEAD"):
+                with lib.lock:
+                    found = [
+                        lib.by_key[int(i)]
+                        for i in ids.split(",")
+                        if i.isdigit() and int(i) in lib.by_key
+                    ]
+                    if not found:
+                        raise EditError(404, f"no item {ids}")
+                    return _xml(plex_xml.details(lib, found))
+            if method == "DELETE":
+                lib.remove_item(ids)
+                return _empty()
+            raise EditError(404, f"no route for {method} {request.path}")
+        item = lib.get(ids)
+        if sub == "refresh" and method == "PUT":
+            lib.agent_refresh(item.rating_key)
+            return _empty()
+        if sub in IMAGES:
+            lock = IMAGES[sub][0]
+            if method == "GET":
+                with lib.lock:
+                    return _xml(plex_xml.images(lib, item, sub))
+            if method == "POST":
+                data = request.body or (self._download(query["url"]) if query.get("url") else b"")
+                if not data:
+                    raise EditError(400, "upload needs a body or ?url=")
+                lib.add_image(item.rating_key, lock, data)
+                return _empty()
+        if sub in ("poster", "art") and method == "PUT":
+            lib.select_image(
+                item.rating_key, "thumb" if sub == "poster" else "art", query.get("url", "")
+            )
+            return _empty()
+        if sub in ("thumb", "art") and method == "GET":
+            with lib.lock:
+                shelf = item.images.get(sub)
+                sha1 = shelf.selected if shelf else None
+                data = lib.blobs.get(sha1, DEFAULT_THUMB) if sha1 else DEFAULT_THUMB
+            return Response(200, data, _image_type(data))
+        if sub in ("thumb", "art") and method == "DELETE":
+            lib.delete_image(item.rating_key, sub)
+            return _empty()
+        if sub == "file" and method == "GET":
+            sha1 = query.get("url", "").rsplit("/", 1)[-1]
+            with lib.lock:
+                data = lib.blobs.get(sha1)
+            if data is None:
+                raise EditError(404, "no such image")
+            return Response(200, data, _image_type(data))
+        raise EditError(404, f"no route for {method} {request.path}")
+
+    @staticmethod
+    def _download(url: str) -> bytes:
+        """PMS fetches `?url=` uploads itself; so does the emulator (http/https only)."""
+        if not url.startswith(("http://", "https://")):
+            raise EditError(400, f"cannot download {url!r}")
+        try:
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                return answer.read()
+        except OSError as exc:
+            raise EditError(400, f"download of {url!r} failed: {exc}") from None
+
+    # -- control endpoint (outside Plex's URL space) -------------------------------------
+
+    def _control(self, request: Request) -> Response:
+        path, method = request.path, request.method
+        if path == "/_emulator/stats" and method == "GET":
+            return _json(self.stats())
+        if path == "/_emulator/reset-stats" and method == "POST":
+            self.reset_stats()
+            return _json(self.stats())
+        if path == "/_emulator/state" and method == "GET":
+            return _json(self.dump())
+        if path == "/_emulator/state" and method in ("POST", "PUT"):
+            self.load(json.loads(request.body or b"{}"))
+            return _json({"ok": True})
+        if path == "/_emulator/call" and method == "POST":
+            return self._call(json.loads(request.body or b"{}"))
+        return _json({"error": f"no control route {method} {path}"}, 404)
+
+    def _call(self, payload: dict) -> Response:
+        """Drive a helper from another process.
+
+        Payload: `{"method": "edit_item", "args": [1], "kwargs": {"title": "x"}}`."""
+        name = payload.get("method")
+        if name not in _CALLABLE:
+            return _json({"error": f"method must be one of {sorted(_CALLABLE)}"}, 400)
+        try:
+            result = getattr(self, name)(*payload.get("args", []), **payload.get("kwargs", {}))
+        except (KeyError, ValueError, TypeError) as exc:
+            return _json({"error": f"{type(exc).__name__}: {exc}"}, 400)
+        return _json({"result": _jsonable(result)})
+
+
+def _search_type(item: _Item) -> int:
+    return {"movie": 1, "episode": 4}[item.type]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, PlexItem):
+        data = asdict(value)
+        data["locked"] = sorted(value.locked)
+        return data
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve until SIGTERM/SIGINT, then stop cleanly (exit status 0)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m reconciler.emulators.plex", description=__doc__
+    )
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--token", default=None, help="required X-Plex-Token (default: no auth)")
+    parser.add_argument("--fixture", help="JSON state (dump() output or a minimal fixture)")
+    args = parser.parse_args(argv)
+    emulator = PlexEmulator(token=args.token, port=args.port)
+    if args.fixture:
+        with open(args.fixture, encoding="utf-8") as handle:
+            emulator.load(json.load(handle))
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    emulator.start()
+    print(f"plex emulator listening on {emulator.url}", flush=True)
+    while not done.wait(0.2):
+        pass
+    emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,213 @@
+"""Media queries on `/library/sections/{id}/all`: type, filters, sort, limit, paging.
+
+Grammar as PMS documents it: `field[op]=value` with ops `=` `!=` `==` `!==` `<=` `>=` `>>=` `<<=`,
+`,` between values = OR, dates as epoch seconds or relative `-N(s|m|h|d|w|mon|y)`,
+`sort=[libtype.]field[:asc|desc|nullsLast],...`. Keys arrive percent-encoded
+(`updatedAt%3E%3E=`); `parse_qsl` has already decoded them, splitting at the first `=`,
+so `updatedAt>>=5` is `("updatedAt>>", "5")` and `title==x` is `("title", "=x")`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .plex_model import SEARCH_TYPES, TAGS, EditError, _Item, _Section
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "mon": 2592000, "y": 31536000}
+_RELATIVE = re.compile(r"^-?(\d+)(mon|[smhdwy])$")
+_KEY = re.compile(r"^(?:([a-z]+)\.)?([A-Za-z]+)(>>|<<|!|<|>)?$")
+_ARTICLES = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
+
+NUMERIC: dict[str, Callable[[_Item], Any]] = {
+    "updatedAt": lambda it: it.updated_at,
+    "addedAt": lambda it: it.added_at,
+    "lastRatedAt": lambda it: it.last_rated_at,
+    "originallyAvailableAt": lambda it: _epoch_of(it.originally_available_at),
+    "year": lambda it: it.shown_year,
+    "userRating": lambda it: it.user_rating,
+    "id": lambda it: it.rating_key,
+    "index": lambda it: it.episode[2] if it.episode else None,
+}
+DATES = {"updatedAt", "addedAt", "lastRatedAt", "originallyAvailableAt"}
+STRINGS: dict[str, Callable[[_Item], str | None]] = {
+    "title": lambda it: it.title,
+    "titleSort": lambda it: title_sort_key(it),
+    "originalTitle": lambda it: it.original_title,
+    "studio": lambda it: it.studio,
+    "summary": lambda it: it.summary,
+    "tagline": lambda it: it.tagline,
+    "contentRating": lambda it: it.content_rating,
+    "guid": lambda it: it.guid,
+}
+SORTS: dict[str, Callable[[_Item], Any]] = {
+    **NUMERIC,
+    "titleSort": lambda it: title_sort_key(it),
+    "title": lambda it: it.title.lower(),
+    "studio": lambda it: (it.studio or "").lower() or None,
+    "contentRating": lambda it: it.content_rating,
+    "guid": lambda it: it.guid,
+    "summary": lambda it: it.summary,
+    "tagline": lambda it: it.tagline,
+}
+# Parameters that shape the answer rather than select items.
+_PASSIVE = {"type", "sort", "limit", "push", "pop", "and", "group", "having", "clusterZoomLevel"}
+
+
+def title_sort_key(item: _Item) -> str:
+    return (item.title_sort or _ARTICLES.sub("", item.title)).lower()
+
+
+def _epoch_of(date: str | None) -> int | None:
+    if not date:
+        return None
+    year, month, day = (int(x) for x in date.split("-"))
+    return calendar.timegm((year, month, day, 0, 0, 0))
+
+
+@dataclass(frozen=True)
+class Query:
+    """A validated listing request; hashable so a result list can be cached per query."""
+
+    item_type: str | None
+    filters: tuple[tuple[str, str, tuple[Any, ...]], ...]
+    sort: tuple[tuple[str, bool, bool], ...]  # (field, descending, nulls last)
+    limit: int | None
+
+
+def _number(field: str, raw: str, now: int) -> float:
+    raw = raw.strip()
+    if field in DATES:
+        if m := _RELATIVE.match(raw):
+            return now - int(m.group(1)) * _UNITS[m.group(2)]
+        if re.match(r"^\d{4}-\d{2}-\d{2}$", raw):
+            return _epoch_of(raw) or 0
+    try:
+        return float(raw)
+    except ValueError:
+        raise EditError(400, f"bad value {raw!r} for {field}") from None
+
+
+def parse_query(section: _Section, params: list[tuple[str, str]], now: int) -> Query:
+    """Turn the query string into a Query; unknown filter fields with an operator are a 400."""
+    query = dict(params)
+    if "or" in query:
+        raise EditError(400, "the emulator supports AND-combined filters only")
+    item_type: str | None = section.item_type if section.type == "movie" else "show"
+    if query.get("type"):
+        try:
+            type_num = int(query["type"])
+        except ValueError:
+            raise EditError(400, f"bad type {query['type']!r}") from None
+        item_type = next((k for k, v in SEARCH_TYPES.items() if v == type_num), None)
+        if item_type is None:
+            raise EditError(400, f"unsupported type {type_num}")
+    filters = []
+    for key, raw in params:
+        if key in _PASSIVE or key.startswith(("X-Plex-", "include", "exclude", "async", "check")):
+            continue
+        m = _KEY.match(key)
+        name, op = (m.group(2), m.group(3) or "") if m else (key, "")
+        if name in NUMERIC:
+            if raw.startswith("="):
+                raw = raw[1:]
+            values = tuple(_number(name, v, now) for v in raw.split(","))
+            filters.append((name, op, values))
+        elif name in STRINGS:
+            if raw.startswith("="):
+                op, raw = op + "=", raw[1:]
+            filters.append((name, op, tuple(v.lower() for v in raw.split(","))))
+        elif name in TAGS:
+            filters.append((name, op, tuple(v.lower() for v in raw.lstrip("=").split(","))))
+        elif op:
+            raise EditError(400, f"unknown filter field {name!r}")
+    sort = []
+    for spec in filter(None, query.get("sort", "").split(",")):
+        field_part, _, direction = spec.partition(":")
+        field_name = field_part.rsplit(".", 1)[-1]
+        if field_name not in SORTS or direction not in ("", "asc", "desc", "nullsLast"):
+            raise EditError(400, f"unknown sort {spec!r}")
+        sort.append((field_name, direction == "desc", direction == "nullsLast"))
+    limit = None
+    if query.get("limit"):
+        try:
+            limit = max(0, int(query["limit"]))
+        except ValueError:
+            raise EditError(400, f"bad limit {query['limit']!r}") from None
+    return Query(item_type, tuple(filters), tuple(sort), limit)
+
+
+def _predicate(
+    name: str, op: str, values: tuple[Any, ...], library_tag_id: Callable[[str, str], int]
+) -> Callable[[_Item], bool]:
+    if name in NUMERIC:
+        get = NUMERIC[name]
+        compare: dict[str, Callable[[Any, Any], bool]] = {
+            "": lambda a, b: a == b,
+            "!": lambda a, b: a != b,
+            ">>": lambda a, b: a > b,
+            "<<": lambda a, b: a < b,
+            ">": lambda a, b: a >= b,
+            "<": lambda a, b: a <= b,
+        }
+        cmp = compare[op]
+        if op == "!":
+            return lambda it: get(it) is None or all(cmp(get(it), v) for v in values)
+        return lambda it: get(it) is not None and any(cmp(get(it), v) for v in values)
+    if name in STRINGS:
+        sget = STRINGS[name]
+        string_ops: dict[str, Callable[[str, str], bool]] = {
+            "": lambda a, b: b in a,
+            "!": lambda a, b: b not in a,
+            "=": lambda a, b: a == b,
+            "!=": lambda a, b: a != b,
+            "<": lambda a, b: a.startswith(b),
+            ">": lambda a, b: a.endswith(b),
+        }
+        if op not in string_ops:
+            raise EditError(400, f"operator {op!r} does not apply to {name}")
+        scmp = string_ops[op]
+        combine = all if op in ("!", "!=") else any
+        return lambda it: combine(scmp((sget(it) or "").lower(), v) for v in values)
+
+    def has(it: _Item) -> bool:
+        names = it.tags.get(name, [])
+        for value in values:
+            for tag in names:
+                if tag.lower() == value or str(library_tag_id(name, tag)) == value:
+                    return True
+        return False
+
+    if op == "!":
+        return lambda it: not has(it)
+    if op:
+        raise EditError(400, f"operator {op!r} does not apply to tag {name}")
+    return has
+
+
+def _sort_key(get: Callable[[_Item], Any], nulls_last: bool) -> Callable[[_Item], Any]:
+    """SQLite order: NULL is smallest (first ascending, last descending) unless `nullsLast`."""
+
+    def key(item: _Item) -> tuple[int, Any]:
+        value = get(item)
+        if value is None:
+            return (1 if nulls_last else 0, 0)
+        return (0 if nulls_last else 1, value)
+
+    return key
+
+
+def run_query(section: _Section, query: Query, tag_id: Callable[[str, str], int]) -> list[_Item]:
+    """Items matching `query`, in PMS order: by ratingKey unless a sort is given."""
+    items = [it for it in section.ordered() if it.type == query.item_type]
+    for name, op, values in query.filters:
+        pred = _predicate(name, op, values, tag_id)
+        items = [it for it in items if pred(it)]
+    for field_name, descending, nulls_last in reversed(query.sort):
+        items.sort(key=_sort_key(SORTS[field_name], nulls_last), reverse=descending)
+    if query.limit is not None:
+        items = items[: query.limit]
+    return items
