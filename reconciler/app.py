@@ -10,9 +10,9 @@ from reconciler.config import Config
 from reconciler.engine import Engine, Progress, _quiet
 from reconciler.plex import PlexClient
 from reconciler.stash import StashClient
-from reconciler.status import LAST_POLL, LAST_WRITE
+from reconciler.status import LAST_POLL
 from reconciler.store import Store
-from reconciler.worker import DrainResult, Worker
+from reconciler.worker import Worker
 
 
 @dataclass
@@ -52,17 +52,11 @@ class App:
         self.plex.session.close()
         self.store.close()
 
-    def drain(self, progress: Progress = _quiet) -> DrainResult:
-        result = self.worker.drain(progress=progress)
-        if result.applied:
-            self.store.set_setting(LAST_WRITE, repr(time.time()))
-        return result
-
     def reconcile_all(self, progress: Progress = _quiet) -> Summary:
         """Sweep both sides, queue the differences, drain the queue once."""
         report, _ = self.engine.sweep(progress)
         self.store.set_setting(LAST_POLL, repr(time.time()))
-        result = self.drain(progress)
+        result = self.worker.drain(progress=progress)
         return Summary(
             seen=report.seen,
             in_sync=report.in_sync + result.in_sync,

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from reconciler import __version__
 from reconciler.config import Config, load_config
 from reconciler.errors import ConfigError, LibraryNotFound, StashplexError
+from reconciler.lock import DatabaseLock
 from reconciler.logs import setup_logging
 from reconciler.redact import redact, register_secret
 from reconciler.store import Store, StoreError
@@ -63,6 +64,31 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stashplex {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    commands.add_parser(
+        "run",
+        help="the daemon: poll both servers and keep Plex in step (the default)",
+        description="Run as a daemon until SIGTERM or SIGINT: poll Stash and Plex every "
+        "schedule.poll_interval, drain the queue every schedule.process_interval and make a "
+        "full pass every schedule.reconcile_interval.\n\nexample:\n"
+        "  stashplex --config /etc/stashplex/stashplex.yaml run",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands.add_parser(
+        "check",
+        help="check the config, both servers, the libraries and path_map",
+        description="Check that the config is valid, that Stash and Plex answer and accept "
+        "their credentials, that every library in plex.libraries exists and that path_map "
+        "points into them. Exit 0 only when all hold.\n\nexample:\n  stashplex check",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands.add_parser(
+        "demo",
+        help="try stashplex against the bundled Stash and Plex emulators",
+        description="Start the bundled emulators with a sample library, run a full pass, "
+        "then edit a scene in Stash and show the daemon carrying it to Plex. Leaves nothing "
+        "running.\n\nexample:\n  stashplex demo",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     status = commands.add_parser(
         "status",
         help="queue figures, watermarks and the Plex outage flag",
@@ -203,6 +229,7 @@ def cmd_reconcile_all(config: Config, args: argparse.Namespace) -> int:
     from reconciler.app import App
     from reconciler.progress import Progress
 
+    lock = DatabaseLock(config.database).acquire()
     app = App(config)
     try:
         app.store.recover()
@@ -231,6 +258,7 @@ def cmd_reconcile_all(config: Config, args: argparse.Namespace) -> int:
         summary = app.reconcile_all(progress)
     finally:
         app.close()
+        lock.release()
     for line in summary.lines():
         print(line)
     return EXIT_DEAD if summary.dead else EXIT_OK
@@ -256,8 +284,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_dlq(config, args)
         if args.reconcile_all:
             return cmd_reconcile_all(config, args)
-        parser.print_usage(sys.stderr)
-        return EXIT_CONFIG
+        if args.command == "check":
+            from reconciler.check import run_checks
+
+            return run_checks(config)
+        from reconciler.daemon import Daemon
+
+        return Daemon(config).run()
     except (ConfigError, LibraryNotFound, StoreError) as exc:
         print(f"stashplex: {redact(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG

@@ -56,5 +56,5 @@ def setup_logging(level: str = "INFO", log_file: str | None = None) -> None:
         handler.addFilter(redactor)
         handler._stashplex = True  # type: ignore[attr-defined]
         root.addHandler(handler)
-    for noisy in ("urllib3", "gql", "apscheduler.executors", "plexapi"):
+    for noisy in ("urllib3", "gql", "apscheduler", "plexapi"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

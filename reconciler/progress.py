@@ -7,7 +7,7 @@ import sys
 import time
 from typing import TextIO
 
-log = logging.getLogger("stashplex.progress")
+log = logging.getLogger(__name__)
 
 LABELS = {"plex": "reading Plex", "stash": "reading Stash", "drain": "writing to Plex"}
 

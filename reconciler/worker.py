@@ -26,6 +26,7 @@ from reconciler.matching import match
 from reconciler.models import PlexItem, Scene
 from reconciler.pathmap import PathMap
 from reconciler.retry import Backoff, RetryRules
+from reconciler.status import LAST_WRITE
 from reconciler.store import Job, Store
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,12 @@ class _Planned:
     item: PlexItem | None = None
     edit: Edit | None = None
     poster_hash: str | None = None
+
+
+def _about(job: Job, error: StashplexError) -> str:
+    """The error's message, naming the scene when the message does not already."""
+    text = str(error)
+    return text if text.startswith("scene ") else f"scene {job.scene_id}: {text}"
 
 
 class Worker:
@@ -133,14 +140,19 @@ class Worker:
 
     # -- draining ------------------------------------------------------------
 
-    def drain(self, max_batches: int | None = None, progress: Progress = _quiet) -> DrainResult:
+    def drain(
+        self,
+        max_batches: int | None = None,
+        progress: Progress = _quiet,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> DrainResult:
         """Work through the jobs due when it starts, each once; stop early if Plex goes away."""
         total = DrainResult()
         batches = 0
         started = self.clock()
         due = self.store.due_count(started)
         done = 0
-        while max_batches is None or batches < max_batches:
+        while (max_batches is None or batches < max_batches) and not should_stop():
             if self.paused and not self._probe():
                 total.paused = True
                 break
@@ -154,6 +166,8 @@ class Worker:
             progress("drain", done, max(due, done))
             if result.paused:
                 break
+        if total.applied:
+            self.store.set_setting(LAST_WRITE, repr(self.clock()))
         return total
 
     def preview(self, scenes: list[Scene]) -> list[tuple[Scene, int | None, Edit | StashplexError]]:
@@ -375,20 +389,14 @@ class Worker:
         if decision.dead_letter:
             self.store.dead_letter(job, error, self.clock())
             result.dead += 1
-            log.error(
-                "scene %s dead-lettered after %d attempts: %s",
-                job.scene_id,
-                job.attempts + 1,
-                error,
-            )
+            log.error("dead-lettered after %d attempt(s): %s", job.attempts + 1, _about(job, error))
             return
         self.store.reschedule(job, decision.delay, error, spent + 1, self.clock())
         result.retried += 1
         log.warning(
-            "scene %s: retry %d of %d in %.1fs: %s",
-            job.scene_id,
+            "retry %d of %d in %.1fs: %s",
             spent + 1,
             self.rules.backoff[error.error_class].max_retries,
             decision.delay,
-            error,
+            _about(job, error),
         )

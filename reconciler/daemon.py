@@ -1,0 +1,201 @@
+"""The long-running daemon: APScheduler jobs for polling, draining and the periodic full pass.
+
+The jobs never touch the database at the same time (one lock; a job that finds it
+taken skips its turn). SIGTERM and SIGINT let the job in hand finish its current
+batch, then the process exits 0. Under systemd it speaks the notify protocol.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from reconciler.app import App
+from reconciler.config import Config
+from reconciler.errors import StashAuthError, StashplexError
+from reconciler.lock import DatabaseLock
+from reconciler.sdnotify import Notifier, watchdog_interval
+from reconciler.status import LAST_POLL
+from reconciler.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Stopping(Exception):
+    """Raised inside a job when the daemon was asked to stop."""
+
+
+class Daemon:
+    def __init__(self, config: Config, notifier: Notifier | None = None) -> None:
+        self.config = config
+        self.notifier = notifier or Notifier()
+        self.stop_event = threading.Event()
+        self.busy = threading.Lock()
+        self.lock = DatabaseLock(config.database)
+        self.app: App | None = None
+        self.polls = 0
+
+    # -- jobs ------------------------------------------------------------------
+
+    def _exclusive(self, name: str, body: Callable[[App], None]) -> None:
+        if self.stop_event.is_set() or self.app is None:
+            return
+        if not self.busy.acquire(blocking=False):
+            log.debug("%s skipped: another job is in hand", name)
+            return
+        try:
+            body(self.app)
+        except Stopping:
+            log.info("%s interrupted to stop", name)
+        except StashAuthError as exc:
+            log.error("%s: %s", name, exc)
+        except StashplexError as exc:
+            log.warning("%s failed, will try again: %s", name, exc)
+        except Exception:
+            log.exception("%s failed unexpectedly", name)
+        finally:
+            self.busy.release()
+            self._report_status()
+
+    def _check_stop(self, *_: object) -> None:
+        if self.stop_event.is_set():
+            raise Stopping()
+
+    def poll(self) -> None:
+        def body(app: App) -> None:
+            if not app.engine.has_baseline():
+                log.info("no earlier sync in this database: starting with a full pass")
+                report, _ = app.engine.sweep(self._check_stop)
+                log.info(
+                    "full pass: %d scenes, %d queued, %d in sync, %d unmatched",
+                    report.seen,
+                    report.queued,
+                    report.in_sync,
+                    report.unmatched,
+                )
+            else:
+                report = app.engine.poll()
+                if report:
+                    log.info(
+                        "poll: %d scene(s) changed in Stash, %d via renames, "
+                        "%d from Plex; %d queued",
+                        report.stash_changed,
+                        report.renamed,
+                        report.plex_changed,
+                        report.queued,
+                    )
+            app.store.set_setting(LAST_POLL, repr(time.time()))
+            self.polls += 1
+            self._drain(app)
+
+        self._exclusive("poll", body)
+
+    def _drain(self, app: App) -> None:
+        result = app.worker.drain(should_stop=self.stop_event.is_set)
+        if result.applied or result.dead or result.retried:
+            log.info(
+                "queue: %d written, %d in sync, %d to retry, %d dead-lettered",
+                result.applied,
+                result.in_sync,
+                result.retried,
+                result.dead,
+            )
+
+    def drain(self) -> None:
+        self._exclusive("drain", self._drain)
+
+    def reconcile(self) -> None:
+        def body(app: App) -> None:
+            report, _ = app.engine.sweep(self._check_stop)
+            log.info(
+                "full pass: %d scenes, %d queued, %d in sync, %d unmatched",
+                report.seen,
+                report.queued,
+                report.in_sync,
+                report.unmatched,
+            )
+            self._drain(app)
+
+        self._exclusive("full reconcile", body)
+
+    def watchdog(self) -> None:
+        self.notifier.watchdog()
+
+    def _report_status(self) -> None:
+        if self.app is None or not self.notifier.enabled:
+            return
+        try:
+            counts = self.app.store.counts()
+            paused = self.app.worker.paused
+        except StashplexError:
+            return
+        self.notifier.status(
+            f"{counts.queued} queued ({counts.waiting_retry} waiting to retry), "
+            f"{counts.dead} dead-lettered" + (", Plex unreachable: paused" if paused else "")
+        )
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def request_stop(self, signum: int | None = None, frame: object = None) -> None:
+        if not self.stop_event.is_set():
+            log.info("stopping: finishing the job in hand")
+        self.stop_event.set()
+
+    def run(self, install_signals: bool = True) -> int:
+        self.lock.acquire()
+        try:
+            store = Store(self.config.database)
+            recovered = store.recover()
+            if recovered:
+                log.info("%d job(s) interrupted by the last stop are queued again", recovered)
+            self.app = App(self.config, store)
+            if install_signals:
+                signal.signal(signal.SIGTERM, self.request_stop)
+                signal.signal(signal.SIGINT, self.request_stop)
+            scheduler = self._scheduler()
+            scheduler.start()
+            self.notifier.ready()
+            self._report_status()
+            log.info(
+                "stashplex daemon started: polling every %gs, draining every %gs",
+                self.config.schedule.poll_interval,
+                self.config.schedule.process_interval,
+            )
+            while not self.stop_event.wait(0.2):
+                pass
+            self.notifier.stopping()
+            scheduler.shutdown(wait=True)
+            log.info("stashplex daemon stopped")
+            return 0
+        finally:
+            if self.app is not None:
+                self.app.close()
+            self.lock.release()
+
+    def _scheduler(self) -> BackgroundScheduler:
+        scheduler = BackgroundScheduler(
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+            timezone=dt.UTC,
+        )
+        now = dt.datetime.now(dt.UTC)
+        schedule = self.config.schedule
+        scheduler.add_job(
+            self.poll, "interval", seconds=schedule.poll_interval, next_run_time=now, id="poll"
+        )
+        scheduler.add_job(self.drain, "interval", seconds=schedule.process_interval, id="drain")
+        if schedule.reconcile_interval > 0:
+            scheduler.add_job(
+                self.reconcile, "interval", seconds=schedule.reconcile_interval, id="reconcile"
+            )
+        interval = watchdog_interval()
+        if interval:
+            scheduler.add_job(
+                self.watchdog, "interval", seconds=interval, next_run_time=now, id="watchdog"
+            )
+        return scheduler
