@@ -75,6 +75,7 @@ class Engine:
         self.stash = stash
         self.catalog = catalog
         self.path_map = PathMap((m.stash, m.plex) for m in config.path_map)
+        self.poll_page_size = POLL_PAGE_SIZE
 
     # -- deciding --------------------------------------------------------------
 
@@ -204,7 +205,7 @@ class Engine:
             scene
             for page, _ in self.stash.scene_pages(
                 scene_filter={"updated_at": {"value": poll_from(mark), "modifier": "GREATER_THAN"}},
-                per_page=POLL_PAGE_SIZE,
+                per_page=self.poll_page_size,
             )
             for scene in page
         ]
