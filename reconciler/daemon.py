@@ -128,7 +128,7 @@ class Daemon:
         self.notifier.watchdog()
 
     def _report_status(self) -> None:
-        if self.app is None or not self.notifier.enabled:
+        if self.app is None or not self.notifier.enabled or self.stop_event.is_set():
             return
         try:
             counts = self.app.store.counts()

@@ -124,10 +124,14 @@ def desired_values(scene: Scene, sync: SyncConfig) -> dict[str, Any]:
 
 
 def content_hash(scene: Scene, sync: SyncConfig) -> str:
-    """A fingerprint of what stashplex would write for this scene."""
-    values = desired_values(scene, sync)
-    values["poster"] = scene.screenshot is not None and "poster" in sync.fields
-    blob = json.dumps(values, sort_keys=True, default=list).encode()
+    """A fingerprint of what Stash says about the scene and of what stashplex is set to write.
+
+    Tag, performer and studio renames change it without changing the scene's `updated_at`.
+    """
+    values = scene.to_dict()
+    values.pop("updated_at")
+    values["_sync"] = [sorted(sync.fields), sync.studio_collection, sync.clear_empty]
+    blob = json.dumps(values, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
 
 

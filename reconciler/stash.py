@@ -55,6 +55,12 @@ query FindScenes($filter: FindFilterType!, $scene_filter: SceneFilterType, $ids:
 }}
 """
 
+FIND_SCENE = f"""
+query FindScene($id: ID!) {{
+  findScene(id: $id) {{ {SCENE_FIELDS} }}
+}}
+"""
+
 FIND_CHANGED = {
     kind: f"""
 query Changed{kind.title()}($filter: FindFilterType!, $since: String!) {{
@@ -236,9 +242,19 @@ class StashClient:
         return [scene for page, _ in self.scene_pages(**kwargs) for scene in page]
 
     def scenes_by_ids(self, ids: list[str]) -> list[Scene]:
+        """The scenes that still exist among `ids`: one missing id fails a whole batch in Stash."""
         found: list[Scene] = []
         for start in range(0, len(ids), PAGE_SIZE):
-            found.extend(self.all_scenes(ids=ids[start : start + PAGE_SIZE]))
+            chunk = ids[start : start + PAGE_SIZE]
+            try:
+                found.extend(self.all_scenes(ids=chunk))
+            except StashQueryError:
+                for scene_id in chunk:
+                    data = self.execute(
+                        FIND_SCENE, {"id": scene_id}, f"reading scene {scene_id} (query FindScene)"
+                    )["findScene"]
+                    if data:
+                        found.append(scene_from_graphql(data))
         return found
 
     def scenes_by_path(self, path: str) -> list[Scene]:
@@ -261,8 +277,16 @@ class StashClient:
         """A screenshot's bytes, fetched with the API key (Plex never needs to reach Stash)."""
         action = f"downloading a screenshot from {url.split('?')[0]}"
         try:
-            response = self.http.get(url, timeout=self.config.timeout)
+            response = self.http.get(url, timeout=self.config.timeout, allow_redirects=False)
             response.raise_for_status()
         except Exception as exc:
             raise translate_stash_error(exc, action) from None
+        if response.is_redirect:
+            # Stash sends requests without a valid key to its login page
+            raise StashAuthError(
+                f"Stash redirected to its login page while {action}: set stash.api_key"
+            )
+        kind = response.headers.get("Content-Type", "")
+        if not kind.startswith("image/"):
+            raise StashTemporaryError(f"Stash sent {kind or 'no content type'} while {action}")
         return response.content
