@@ -51,6 +51,10 @@ class PlexUnreachable(PlexTemporaryError):
     """No connection to Plex at all: jobs wait without spending retries."""
 
 
+class PlexUnavailable(PlexUnreachable):
+    """Plex answers 503 (starting up, maintenance): as good as unreachable, no retries spent."""
+
+
 class StashTemporaryError(TransientError):
     """Stash answered with a timeout or a 5xx."""
 
@@ -124,11 +128,18 @@ def translate_plex_error(exc: BaseException, action: str) -> StashplexError:
                 f"Plex forbids this (403) while {action}: the token's account may not edit "
                 "this server"
             )
+        if status == 503:
+            return PlexUnavailable(f"Plex is unavailable (503) while {action}")
         if status is not None and is_transient_status(status):
             return PlexTemporaryError(f"Plex answered {detail} while {action}")
         return PlexPermanentError(f"Plex rejected the request with {detail} while {action}")
     if isinstance(exc, requests.exceptions.Timeout):
         return PlexTemporaryError(f"Plex did not answer in time while {action}")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return PlexPermanentError(
+            f"Plex's TLS certificate is not trusted while {action}: set plex.ca_bundle to its "
+            "CA certificate, or plex.verify_ssl: false"
+        )
     if isinstance(exc, requests.exceptions.ConnectionError):
         return PlexUnreachable(f"cannot connect to Plex while {action}")
     if isinstance(exc, requests.exceptions.RequestException):

@@ -21,7 +21,12 @@ from plexapi.utils import joinArgs
 
 from reconciler.config import PlexConfig
 from reconciler.diff import PLEX_FIELDS, Edit
-from reconciler.errors import LibraryNotFound, PlexNotFound, translate_plex_error
+from reconciler.errors import (
+    LibraryNotFound,
+    PlexNotFound,
+    PlexTemporaryError,
+    translate_plex_error,
+)
 from reconciler.models import PlexItem
 
 log = logging.getLogger(__name__)
@@ -158,7 +163,14 @@ class PlexClient:
     def query(self, key: str, action: str, method: str = "get", **kwargs: Any) -> ET.Element | None:
         server = self.server
         send = getattr(server._session, method)
-        return self._call(action, lambda: server.query(key, method=send, **kwargs))
+        root = self._call(action, lambda: server.query(key, method=send, **kwargs))
+        if method == "get" and (root is None or root.tag != "MediaContainer"):
+            # a proxy's HTML page can be well-formed XML; it is still not Plex's answer
+            raise PlexTemporaryError(
+                f"Plex sent {'an empty answer' if root is None else f'<{root.tag}>'} "
+                f"instead of a MediaContainer while {action}"
+            )
+        return root
 
     def identity(self) -> bool:
         """Whether Plex answers at all (`/identity` needs no token): the outage probe."""

@@ -102,6 +102,7 @@ class Worker:
         self.connection_failures = 0
         self._probe_backoff = Backoff(0, config.retry.transient.base, config.retry.transient.cap)
         self._probes = 0
+        self.batch_size = CLAIM_BATCH
 
     # -- outage handling -----------------------------------------------------
 
@@ -128,7 +129,8 @@ class Worker:
         if now < due:
             return False
         if self.plex.identity():
-            log.info("Plex answers again; resuming Plex work")
+            log.info("Plex answers again; resuming Plex work, gently at first")
+            self.batch_size = 1
             self.store.set_setting(PAUSED_SINCE, None)
             self.store.set_setting(NEXT_PROBE_AT, None)
             self.connection_failures = 0
@@ -156,12 +158,15 @@ class Worker:
             if self.paused and not self._probe():
                 total.paused = True
                 break
-            jobs = self.store.claim(CLAIM_BATCH, started)
+            jobs = self.store.claim(self.batch_size, started)
             if not jobs:
                 break
             batches += 1
             result = self.process(jobs)
             total.add(result)
+            if not result.paused:
+                # after an outage, batches grow 1, 2, 4... so a waking Plex is not flooded
+                self.batch_size = min(self.batch_size * 2, CLAIM_BATCH)
             done += len(jobs)
             progress("drain", done, max(due, done))
             if result.paused:

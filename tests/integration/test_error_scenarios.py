@@ -73,7 +73,7 @@ def test_transient_errors_get_five_retries_then_the_dead_letter_queue(
     worker = make_worker(make_config(plex.url, tmp_path / "x.db"))
     enqueue(store, scene())
     worker.catalog.build()
-    plex.inject(503, count=6, path_prefix="/library/metadata")
+    plex.inject(502, count=6, path_prefix="/library/metadata")
 
     for retry in range(5):
         assert worker.drain().retried == 1
@@ -86,7 +86,7 @@ def test_transient_errors_get_five_retries_then_the_dead_letter_queue(
 
     assert result.dead == 1 and store.job_for("1") is None
     (letter,) = store.dead_letters()
-    assert letter.error_class == "PlexTemporaryError" and "503" in letter.error_message
+    assert letter.error_class == "PlexTemporaryError" and "502" in letter.error_message
     assert letter.attempts == 6
     assert store.pending_scene_ids() == set()
 

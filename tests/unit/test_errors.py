@@ -11,6 +11,7 @@ from reconciler.errors import (
     PlexNotFound,
     PlexPermanentError,
     PlexTemporaryError,
+    PlexUnavailable,
     PlexUnreachable,
     translate_plex_error,
 )
@@ -27,7 +28,8 @@ def bad_request(status, name):
     "exc, expected, error_class",
     [
         (bad_request(500, "internal_server_error"), PlexTemporaryError, TRANSIENT),
-        (bad_request(503, "service_unavailable"), PlexTemporaryError, TRANSIENT),
+        (bad_request(502, "bad_gateway"), PlexTemporaryError, TRANSIENT),
+        (bad_request(503, "service_unavailable"), PlexUnavailable, TRANSIENT),
         (bad_request(429, "too_many_requests"), PlexTemporaryError, TRANSIENT),
         (bad_request(408, "request_timeout"), PlexTemporaryError, TRANSIENT),
         (bad_request(400, "bad_request"), PlexPermanentError, PERMANENT),
