@@ -23,7 +23,12 @@ import peewee as pw
 
 from reconciler.errors import StashplexError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# version -> the statements that bring a database of the version before up to it
+MIGRATIONS: dict[int, list[str]] = {
+    2: ['ALTER TABLE "scene_state" ADD COLUMN "failed_updated_at" TEXT'],
+}
 QUEUED = "queued"
 RUNNING = "running"
 
@@ -132,7 +137,7 @@ def _translate(path: str, exc: Exception) -> StoreError:
 class Store:
     """The one database: queue, dead letters, watermarks, per-scene state."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, busy_timeout: float = 10.0) -> None:
         self.path = str(path)
         self.db = pw.SqliteDatabase(
             self.path,
@@ -140,7 +145,7 @@ class Store:
                 "journal_mode": "wal",
                 "synchronous": "full",
                 "foreign_keys": 1,
-                "busy_timeout": 10000,
+                "busy_timeout": int(busy_timeout * 1000),
             },
             check_same_thread=False,
         )
@@ -157,17 +162,29 @@ class Store:
             with self.db.bind_ctx(MODELS):
                 self.db.connect(reuse_if_open=True)
                 with self.db.atomic("IMMEDIATE"):
+                    fresh = not self.db.table_exists("job")
                     self.db.create_tables(MODELS, safe=True)
                     row = Setting.get_or_none(Setting.key == "schema_version")
-                    if row is None:
-                        Setting.create(key="schema_version", value=str(SCHEMA_VERSION))
-                    elif int(row.value) > SCHEMA_VERSION:
+                    version = SCHEMA_VERSION if fresh else int(row.value) if row else 1
+                    if version > SCHEMA_VERSION:
                         raise StoreError(
-                            f"{self.path}: database schema {row.value} is newer than this "
+                            f"{self.path}: database schema {version} is newer than this "
                             f"stashplex understands ({SCHEMA_VERSION}); upgrade stashplex"
                         )
+                    self._migrate(version)
         except (pw.DatabaseError, sqlite3.DatabaseError) as exc:
             raise _translate(self.path, exc) from None
+
+    def _migrate(self, version: int) -> None:
+        """Bring an older database up to date, inside the opening transaction."""
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS.get(target, []):
+                self.db.execute_sql(statement)
+        Setting.replace(key="schema_version", value=str(SCHEMA_VERSION)).execute()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.setting("schema_version") or 0)
 
     def close(self) -> None:
         if not self.db.is_closed():
