@@ -276,6 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config)
         for secret in config.secrets:
             register_secret(secret)
+        for warning in config.warnings:
+            log.warning("%s", warning)
         if args.dry_run and not args.reconcile_all:
             raise ConfigError("--dry-run: only works with --reconcile-all")
         if args.command == "status":

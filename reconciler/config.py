@@ -38,6 +38,8 @@ class StashConfig:
     url: str = "http://127.0.0.1:9999"
     api_key: str = ""
     timeout: float = 30
+    verify_ssl: bool = True
+    ca_bundle: str = ""
 
 
 @dataclass
@@ -46,6 +48,8 @@ class PlexConfig:
     token: str = ""
     libraries: list[str] = field(default_factory=lambda: ["Adult"])
     timeout: float = 30
+    verify_ssl: bool = True
+    ca_bundle: str = ""
 
 
 @dataclass
@@ -96,11 +100,17 @@ class Config:
     retry: RetryConfig = field(default_factory=RetryConfig)
     database: str = "./stashplex.db"
     source: str = "<defaults>"
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def secrets(self) -> list[str]:
         """The values that must never be written anywhere."""
         return [s for s in (self.plex.token, self.stash.api_key) if s]
+
+
+def tls_verify(server: StashConfig | PlexConfig) -> bool | str:
+    """What requests' `verify` gets: the CA bundle when one is set, else true or false."""
+    return server.ca_bundle or server.verify_ssl
 
 
 _TYPE_NAMES = {str: "a string", bool: "true or false", int: "a whole number", float: "a number"}
@@ -145,7 +155,7 @@ def _convert(value: Any, tp: Any, key: str, defaults: Any = None) -> Any:
 
 def _build(cls: type, data: dict, prefix: str, defaults: Any = None) -> Any:
     hints = get_type_hints(cls)
-    known = {f.name for f in fields(cls) if f.name != "source"}
+    known = {f.name for f in fields(cls) if f.name not in ("source", "warnings")}
     for key in data:
         if key not in known:
             where = f"{prefix}.{key}" if prefix else str(key)
@@ -181,8 +191,14 @@ def _check(config: Config) -> None:
             f"sync.fields: unknown field {unknown[0]!r}; expected some of {', '.join(SYNC_FIELDS)}"
         )
     for section in ("stash", "plex"):
-        if getattr(config, section).timeout <= 0:
+        server = getattr(config, section)
+        if server.timeout <= 0:
             raise ConfigError(f"{section}.timeout: expected a number of seconds above 0")
+        if server.ca_bundle and not os.path.isfile(server.ca_bundle):
+            raise ConfigError(
+                f"{section}.ca_bundle: no such file {server.ca_bundle!r}; expected the path of "
+                "a PEM certificate"
+            )
     schedule = config.schedule
     for name in ("poll_interval", "process_interval"):
         if getattr(schedule, name) <= 0:
@@ -215,6 +231,12 @@ def parse_config(data: Any, source: str = "<string>", env: dict | None = None) -
     config.plex.url = config.plex.url.rstrip("/")
     config.stash.url = config.stash.url.rstrip("/")
     _check(config)
+    for section in ("plex", "stash"):
+        if not getattr(config, section).verify_ssl:
+            config.warnings.append(
+                f"{section}.verify_ssl is false: the {section.title()} server's TLS certificate "
+                f"is not checked; prefer {section}.ca_bundle"
+            )
     return config
 
 
@@ -245,6 +267,28 @@ def load_config(explicit: str | None = None, env: dict | None = None) -> Config:
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
     try:
-        return parse_config(data, str(path), env)
+        config = parse_config(data, str(path), env)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    config.warnings.extend(_exposure_warnings(path, data))
+    return config
+
+
+def _exposure_warnings(path: Path, data: Any) -> list[str]:
+    """A file holding a secret should be readable by its owner alone."""
+    held = [
+        f"{section}.{key}"
+        for section, key in (("plex", "token"), ("stash", "api_key"))
+        if isinstance(data, dict) and isinstance(data.get(section), dict)
+        and data[section].get(key)
+    ]
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return []
+    if held and mode & 0o077:
+        return [
+            f"{path} holds {' and '.join(held)} and is readable by other users; "
+            f"run: chmod 600 {path} (or move the secrets to the environment)"
+        ]
+    return []

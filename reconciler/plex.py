@@ -19,7 +19,7 @@ import requests
 from plexapi.server import PlexServer
 from plexapi.utils import joinArgs
 
-from reconciler.config import PlexConfig
+from reconciler.config import PlexConfig, tls_verify
 from reconciler.diff import PLEX_FIELDS, Edit
 from reconciler.errors import (
     LibraryNotFound,
@@ -27,6 +27,7 @@ from reconciler.errors import (
     PlexTemporaryError,
     translate_plex_error,
 )
+from reconciler.httpsession import ConfiguredSession
 from reconciler.models import PlexItem
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ class PlexClient:
 
     def __init__(self, config: PlexConfig, session: requests.Session | None = None) -> None:
         self.config = config
-        self.session = session or requests.Session()
+        self.session = session or ConfiguredSession(tls_verify(config))
         self._server: PlexServer | None = None
         self._sections: list[Section] | None = None
 

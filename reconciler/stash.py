@@ -21,7 +21,7 @@ from gql.transport.exceptions import (
 )
 from gql.transport.requests import RequestsHTTPTransport
 
-from reconciler.config import StashConfig
+from reconciler.config import StashConfig, tls_verify
 from reconciler.errors import (
     PermanentError,
     StashAuthError,
@@ -31,6 +31,7 @@ from reconciler.errors import (
     StashUnreachable,
     is_transient_status,
 )
+from reconciler.httpsession import ConfiguredSession
 from reconciler.models import Scene
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,11 @@ def translate_stash_error(exc: BaseException, action: str) -> StashplexError:
     cause = exc.__cause__ if isinstance(exc, TransportConnectionFailed) else exc
     if isinstance(cause, requests.exceptions.Timeout):
         return StashTemporaryError(f"Stash did not answer in time while {action}")
+    if isinstance(cause, requests.exceptions.SSLError):
+        return StashAuthError(
+            f"Stash's TLS certificate is not trusted while {action}: set stash.ca_bundle to "
+            "its CA certificate, or stash.verify_ssl: false"
+        )
     if isinstance(cause, requests.exceptions.ConnectionError | TransportConnectionFailed):
         return StashUnreachable(f"cannot connect to Stash while {action}")
     status = getattr(exc, "code", None)
@@ -149,7 +155,7 @@ class StashClient:
     def __init__(self, config: StashConfig) -> None:
         self.config = config
         self.headers = {"ApiKey": config.api_key} if config.api_key else {}
-        self.http = requests.Session()
+        self.http = ConfiguredSession(tls_verify(config))
         self.http.headers.update(self.headers)
         self._client: Client | None = None
         self._session: Any = None
@@ -167,6 +173,7 @@ class StashClient:
                 headers=self.headers,
                 timeout=self.config.timeout,
                 retries=0,
+                verify=tls_verify(self.config),
             )
             self._client = Client(transport=transport, fetch_schema_from_transport=False)
             self._session = self._client.connect_sync()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -81,6 +82,7 @@ class EmulatorServer:
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
+        self.tls: ssl.SSLContext | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._faults: list[Fault] = []
@@ -90,7 +92,13 @@ class EmulatorServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def use_tls(self, certfile: str, keyfile: str) -> None:
+        """Serve HTTPS with this certificate (call before `start`)."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certfile, keyfile)
+        self.tls = context
 
     @property
     def running(self) -> bool:
@@ -156,6 +164,8 @@ class EmulatorServer:
                 time.sleep(0.05)
         else:
             raise RuntimeError(f"{self.name}: cannot listen on 127.0.0.1:{self.port}: {last_error}")
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},

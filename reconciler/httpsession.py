@@ -1,0 +1,29 @@
+"""The requests session both clients use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+import urllib3
+
+
+class ConfiguredSession(requests.Session):
+    """A session whose configured certificate check wins over the environment.
+
+    requests lets `REQUESTS_CA_BUNDLE` / `CURL_CA_BUNDLE` replace `Session.verify`; a
+    `ca_bundle` or `verify_ssl: false` from stashplex's config must not be overridden.
+    """
+
+    def __init__(self, verify: bool | str = True) -> None:
+        super().__init__()
+        self.verify = verify
+        if verify is False:
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
+                                   cert: Any) -> dict[str, Any]:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if self.verify is not True and verify in (None, True):
+            settings["verify"] = self.verify
+        return settings

@@ -1,0 +1,133 @@
+"""Credentials stay secret, certificates are checked, exposed keys are warned about."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reconciler.config import PlexConfig, load_config
+from reconciler.emulators.plex import PlexEmulator
+from reconciler.emulators.stash import StashEmulator
+from reconciler.errors import PlexPermanentError
+from reconciler.plex import PlexClient
+
+pytestmark = pytest.mark.integration
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+CERT, KEY = str(FIXTURES / "selfsigned-cert.pem"), str(FIXTURES / "selfsigned-key.pem")
+PLEX_TOKEN = "PlexSecret-ZX81-token-abcdef123456"
+STASH_KEY = "StashSecret-C64-key-fedcba654321"
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "reconciler", *args], capture_output=True,
+                          text=True, timeout=90, env={**os.environ, **(env or {})})
+
+
+def test_no_secret_reaches_logs_output_errors_or_the_database(tmp_path):
+    stash = StashEmulator(api_key=STASH_KEY).start()
+    plex = PlexEmulator(token=PLEX_TOKEN).start()
+    try:
+        plex.add_section("Adult", ["/media"])
+        for n in range(1, 6):
+            stash.add_scene(title=f"S{n}", details="d", files=[f"/media/{n}.mp4"],
+                            date="2023-02-30" if n == 5 else "2024-01-01")
+            plex.add_item("Adult", f"/media/{n}.mp4")
+        stash.add_scene(title="unscanned", files=["/media/none.mp4"])
+        config = tmp_path / "stashplex.yaml"
+        config.write_text(yaml.safe_dump({
+            "stash": {"url": stash.url}, "plex": {"url": plex.url},
+            "database": str(tmp_path / "stashplex.db"),
+            "retry": {"not_found": {"max_retries": 0}},
+        }))
+        secrets = {"STASHPLEX_PLEX_TOKEN": PLEX_TOKEN, "STASHPLEX_STASH_API_KEY": STASH_KEY}
+        log_file = tmp_path / "stashplex.log"
+        common = ["--config", str(config), "--log-level", "DEBUG", "--log-file", str(log_file)]
+        outputs = [
+            run(*common, "--reconcile-all", env=secrets),
+            run(*common, "--reconcile-all", "--dry-run", env=secrets),
+            run(*common, "status", "--json", env=secrets),
+            run(*common, "dlq", "list", env=secrets),
+            run(*common, "check", env=secrets),
+            run(*common, "check", env={**secrets, "STASHPLEX_PLEX_TOKEN": PLEX_TOKEN + "x"}),
+            run(*common, "--reconcile-all",
+                env={**secrets, "STASHPLEX_STASH_API_KEY": STASH_KEY + "x"}),
+        ]
+        stash.stop()
+        outputs.append(run(*common, "--reconcile-all", env=secrets))
+    finally:
+        stash.stop()
+        plex.stop()
+    assert outputs[0].returncode == 1  # the bad date was dead-lettered: errors were written
+    assert "ERROR" in log_file.read_text() and "DEBUG" in log_file.read_text()
+    written = [o.stdout + o.stderr for o in outputs] + [log_file.read_text()]
+    written += [f.read_bytes().decode("latin-1") for f in tmp_path.glob("stashplex.db*")]
+    written += [f.read_text() for f in (Path(__file__).parents[2] / "cassettes").rglob("*.yaml")]
+    for text in written:
+        assert PLEX_TOKEN not in text and STASH_KEY not in text
+
+
+def test_tls_certificates_are_verified_by_default(tmp_path):
+    plex = PlexEmulator(token=PLEX_TOKEN)
+    plex.use_tls(CERT, KEY)
+    plex.add_section("Adult", ["/media"])
+    plex.start()
+    try:
+        config = PlexConfig(url=plex.url, token=PLEX_TOKEN, timeout=5)
+        with pytest.raises(PlexPermanentError, match="plex.ca_bundle"):
+            PlexClient(config).sections()
+
+        trusted = PlexConfig(url=plex.url, token=PLEX_TOKEN, timeout=5, ca_bundle=CERT)
+        assert [s.title for s in PlexClient(trusted).sections()] == ["Adult"]
+
+        unchecked = PlexConfig(url=plex.url, token=PLEX_TOKEN, timeout=5, verify_ssl=False)
+        assert [s.title for s in PlexClient(unchecked).sections()] == ["Adult"]
+    finally:
+        plex.stop()
+
+
+def test_turning_certificate_checks_off_warns(tmp_path):
+    config = tmp_path / "stashplex.yaml"
+    config.write_text(yaml.safe_dump({"plex": {"url": "https://plex:32400",
+                                               "verify_ssl": False}}))
+    config.chmod(0o600)
+    result = run("--config", str(config), "status")
+    assert "plex.verify_ssl is false" in result.stderr
+
+
+def test_a_missing_ca_bundle_is_a_config_error(tmp_path):
+    config = tmp_path / "stashplex.yaml"
+    config.write_text(yaml.safe_dump({"plex": {"ca_bundle": str(tmp_path / "nope.pem")}}))
+    result = run("--config", str(config), "status")
+    assert result.returncode == 2
+    assert "plex.ca_bundle: no such file" in result.stderr
+
+
+@pytest.mark.parametrize("mode, warned", [(0o644, True), (0o640, True), (0o600, False)])
+def test_a_config_file_holding_a_secret_readable_by_others_is_warned_about(tmp_path, mode,
+                                                                           warned):
+    config = tmp_path / "stashplex.yaml"
+    config.write_text(yaml.safe_dump({"plex": {"token": PLEX_TOKEN},
+                                      "database": str(tmp_path / "x.db")}))
+    config.chmod(mode)
+
+    loaded = load_config(str(config), env={})
+    result = run("--config", str(config), "status")
+
+    assert bool(loaded.warnings) is warned
+    assert ("readable by other users" in result.stderr) is warned
+    assert PLEX_TOKEN not in result.stderr
+    if warned:
+        assert f"chmod 600 {config}" in result.stderr
+
+
+def test_a_config_file_without_secrets_may_be_world_readable(tmp_path):
+    config = tmp_path / "stashplex.yaml"
+    config.write_text(yaml.safe_dump({"database": str(tmp_path / "x.db")}))
+    config.chmod(0o644)
+    assert load_config(str(config), env={"STASHPLEX_PLEX_TOKEN": PLEX_TOKEN}).warnings == []
