@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from reconciler.matching import PathIndex
 from reconciler.models import PlexItem
 from reconciler.pathmap import path_key
-from reconciler.plex import PlexClient, Section
+from reconciler.plex import PlexClient, Section, fingerprint
 
 
 class PlexCatalog:
@@ -22,6 +22,7 @@ class PlexCatalog:
         self.plex = plex
         self.index = PathIndex()
         self.stamps: dict[int, int] = {}
+        self.fingerprints: dict[int, str] = {}
         self.newest_stamp: int | None = None
         self.built = False
         self._clock = clock
@@ -30,6 +31,7 @@ class PlexCatalog:
     def _take(self, item: PlexItem, index: PathIndex, stamps: dict[int, int]) -> None:
         index.add(item)
         stamps[item.rating_key] = item.updated_at
+        self.fingerprints[item.rating_key] = fingerprint(item)
         stamp = max(item.updated_at, item.added_at)
         if self.newest_stamp is None or stamp > self.newest_stamp:
             self.newest_stamp = stamp
@@ -52,6 +54,7 @@ class PlexCatalog:
         sections = self.sections()
         index = PathIndex()
         stamps: dict[int, int] = {}
+        self.fingerprints = {}
         self.newest_stamp = None
         for section in sections:
             for item in self.plex.list_items(section):
@@ -93,3 +96,13 @@ class PlexCatalog:
         """An item Plex no longer has."""
         self.index.remove(rating_key)
         self.stamps.pop(rating_key, None)
+        self.fingerprints.pop(rating_key, None)
+
+    def note(self, item: PlexItem) -> None:
+        """Remember an item as stashplex just left it (its stamp moved with the write)."""
+        self.stamps[item.rating_key] = item.updated_at
+        self.fingerprints[item.rating_key] = fingerprint(item)
+
+    def unchanged_since_sync(self, rating_key: int, stamp: int | None, print_: str | None) -> bool:
+        """Whether the item still looks exactly as stashplex left it."""
+        return self.stamps.get(rating_key) == stamp and self.fingerprints.get(rating_key) == print_

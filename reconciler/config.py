@@ -279,8 +279,7 @@ def _exposure_warnings(path: Path, data: Any) -> list[str]:
     held = [
         f"{section}.{key}"
         for section, key in (("plex", "token"), ("stash", "api_key"))
-        if isinstance(data, dict) and isinstance(data.get(section), dict)
-        and data[section].get(key)
+        if isinstance(data, dict) and isinstance(data.get(section), dict) and data[section].get(key)
     ]
     try:
         mode = path.stat().st_mode

@@ -18,6 +18,7 @@ from reconciler.diff import content_hash
 from reconciler.errors import StashplexError
 from reconciler.models import Scene
 from reconciler.pathmap import PathMap
+from reconciler.plex import fingerprint
 from reconciler.stash import StashClient
 from reconciler.store import SceneState, Store
 from reconciler.watermark import newest, poll_from
@@ -91,8 +92,8 @@ class Engine:
         if not found:
             return True
         rating_key = found[0][0]
-        return state.rating_key != rating_key or state.plex_updated_at != self.catalog.stamps.get(
-            rating_key
+        return state.rating_key != rating_key or not self.catalog.unchanged_since_sync(
+            rating_key, state.plex_updated_at, state.plex_fingerprint
         )
 
     def _matchable(self, scene: Scene) -> bool:
@@ -261,7 +262,10 @@ class Engine:
         for item in items:
             state = states.get(item.rating_key)
             if state is not None:
-                if state.plex_updated_at != item.updated_at:
+                if (state.plex_updated_at, state.plex_fingerprint) != (
+                    item.updated_at,
+                    fingerprint(item),
+                ):
                     scene_ids.add(state.scene_id)
             else:
                 unknown_paths.extend(item.files[:1])

@@ -8,6 +8,7 @@ translated into a stashplex error class.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
@@ -99,6 +100,16 @@ def parse_item(element: ET.Element, section_id: int = 0) -> PlexItem:
         added_at=_int(attrib.get("addedAt")),
         type=attrib.get("type", "movie"),
     )
+
+
+def fingerprint(item: PlexItem) -> str:
+    """The item's text fields as a listing shows them: tells an outside edit from stashplex's
+    own write made in the same second (Plex stamps are whole seconds)."""
+    rating = "" if item.user_rating is None else f"{item.user_rating:g}"
+    text = "\x1f".join(
+        [item.title, item.summary, item.studio or "", item.originally_available_at or "", rating]
+    )
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _tag_args(tag: str, wanted: Sequence[str], current: Sequence[str]) -> dict[str, Any]:

@@ -27,7 +27,10 @@ SCHEMA_VERSION = 2
 
 # version -> the statements that bring a database of the version before up to it
 MIGRATIONS: dict[int, list[str]] = {
-    2: ['ALTER TABLE "scene_state" ADD COLUMN "failed_updated_at" TEXT'],
+    2: [
+        'ALTER TABLE "scene_state" ADD COLUMN "failed_updated_at" TEXT',
+        'ALTER TABLE "scene_state" ADD COLUMN "plex_fingerprint" TEXT',
+    ],
 }
 QUEUED = "queued"
 RUNNING = "running"
@@ -96,6 +99,7 @@ class SceneState(_Model):
     stash_updated_at = pw.TextField(null=True)
     rating_key = pw.IntegerField(null=True, index=True)
     plex_updated_at = pw.IntegerField(null=True)
+    plex_fingerprint = pw.TextField(null=True)
     content_hash = pw.TextField(null=True)
     poster_source = pw.TextField(null=True)
     poster_hash = pw.TextField(null=True)

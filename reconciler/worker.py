@@ -25,6 +25,7 @@ from reconciler.errors import (
 from reconciler.matching import match
 from reconciler.models import PlexItem, Scene
 from reconciler.pathmap import PathMap
+from reconciler.plex import fingerprint
 from reconciler.retry import Backoff, RetryRules
 from reconciler.status import LAST_WRITE
 from reconciler.store import Job, Store
@@ -296,9 +297,9 @@ class Worker:
             if changed:
                 written.append(entry)
             else:
-                self._done(entry, entry.item.updated_at, state, result, changed=False)
+                self._done(entry, entry.item, result, changed=False)
         if written:
-            self._finish_written(written, states, result)
+            self._finish_written(written, result)
 
     def _apply(self, entry: _Planned, state, result: DrainResult) -> bool:
         """Write what differs; True when something was sent to Plex."""
@@ -317,27 +318,26 @@ class Worker:
                 wrote = True
         return wrote
 
-    def _finish_written(self, written: list[_Planned], states, result: DrainResult) -> None:
+    def _finish_written(self, written: list[_Planned], result: DrainResult) -> None:
         """Re-read written items in one batch: our own writes must not look like outside edits."""
         try:
             fresh = self.plex.fetch_items([entry.item.rating_key for entry in written])
         except StashplexError:
             fresh = {}
         for entry in written:
-            stamp = fresh.get(entry.item.rating_key)
-            self._done(
-                entry,
-                stamp.updated_at if stamp else None,
-                states.get(entry.job.scene_id),
-                result,
-                changed=True,
-            )
+            self._done(entry, fresh.get(entry.item.rating_key), result, changed=True)
 
-    def _done(self, entry: _Planned, plex_stamp, state, result: DrainResult, changed: bool) -> None:
+    def _done(
+        self, entry: _Planned, after: PlexItem | None, result: DrainResult, changed: bool
+    ) -> None:
+        """Record the sync; `after` is the item as Plex has it now (None if unreadable)."""
+        if after is not None:
+            self.catalog.note(after)
         values = {
             "stash_updated_at": entry.scene.updated_at,
             "rating_key": entry.item.rating_key,
-            "plex_updated_at": plex_stamp,
+            "plex_updated_at": after.updated_at if after else None,
+            "plex_fingerprint": fingerprint(after) if after else None,
             "content_hash": content_hash(entry.scene, self.config.sync),
             "synced_at": self.clock(),
             "failed_updated_at": None,

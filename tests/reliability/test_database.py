@@ -86,6 +86,7 @@ def test_an_older_database_is_migrated_keeping_jobs_and_dead_letters(tmp_path):
     store.close()
     old = sqlite3.connect(path)
     old.execute('ALTER TABLE "scene_state" DROP COLUMN "failed_updated_at"')
+    old.execute('ALTER TABLE "scene_state" DROP COLUMN "plex_fingerprint"')
     old.execute("UPDATE setting SET value = '1' WHERE key = 'schema_version'")
     old.commit()
     old.close()
