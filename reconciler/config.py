@@ -14,6 +14,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 import yaml
 
 from reconciler.errors import ConfigError
+from reconciler.pathmap import path_key
 
 SYNC_FIELDS = (
     "title",
@@ -182,9 +183,22 @@ def _check(config: Config) -> None:
         raise ConfigError("plex.libraries: expected at least one library title")
     if any(not title.strip() for title in config.plex.libraries):
         raise ConfigError("plex.libraries: library titles must not be empty")
+    seen: dict[str, int] = {}
     for i, mapping in enumerate(config.path_map):
         if not mapping.stash or not mapping.plex:
             raise ConfigError(f"path_map[{i}]: expected both 'stash' and 'plex' prefixes")
+        stash, plex = path_key(mapping.stash), path_key(mapping.plex)
+        if stash == plex:
+            raise ConfigError(
+                f"path_map[{i}]: maps {mapping.stash!r} onto itself; remove it, or give the "
+                "prefix Plex sees"
+            )
+        if stash in seen:
+            raise ConfigError(
+                f"path_map[{i}]: Stash prefix {mapping.stash!r} is already mapped by "
+                f"path_map[{seen[stash]}]"
+            )
+        seen[stash] = i
     unknown = [f for f in config.sync.fields if f not in SYNC_FIELDS]
     if unknown:
         raise ConfigError(

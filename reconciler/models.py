@@ -29,7 +29,11 @@ class Scene:
 
     @property
     def label(self) -> str:
-        return f"scene {self.id}" + (f" ({self.title!r})" if self.title else "")
+        """How messages name the scene: its id, and the start of its title."""
+        if not self.title:
+            return f"scene {self.id}"
+        title = self.title if len(self.title) <= 60 else self.title[:57] + "..."
+        return f"scene {self.id} ({title!r})"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -92,6 +92,13 @@ CARRIER_FILTER = {"tags": "tags", "performers": "performers", "studios": "studio
 VERSION = "query Version { version { version } }"
 
 
+def _utf8_unless_declared(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """GraphQL answers are UTF-8; for a media type such as `application/graphql-response+json`
+    without a charset, requests would otherwise guess (and mangle non-ASCII paths)."""
+    if response.encoding is None:
+        response.encoding = "utf-8"
+
+
 def scene_from_graphql(data: dict[str, Any]) -> Scene:
     """A `Scene` from one entry of `findScenes.scenes`."""
     studio = data.get("studio") or {}
@@ -177,6 +184,7 @@ class StashClient:
             )
             self._client = Client(transport=transport, fetch_schema_from_transport=False)
             self._session = self._client.connect_sync()
+            transport.session.hooks["response"].append(_utf8_unless_declared)
         return self._session
 
     def execute(self, query: str, variables: dict[str, Any], action: str) -> dict[str, Any]:
