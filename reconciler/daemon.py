@@ -71,14 +71,7 @@ class Daemon:
         def body(app: App) -> None:
             if not app.engine.has_baseline():
                 log.info("no earlier sync in this database: starting with a full pass")
-                report, _ = app.engine.sweep(self._check_stop)
-                log.info(
-                    "full pass: %d scenes, %d queued, %d in sync, %d unmatched",
-                    report.seen,
-                    report.queued,
-                    report.in_sync,
-                    report.unmatched,
-                )
+                self._full_pass(app)
             else:
                 report = app.engine.poll()
                 if report:
@@ -91,8 +84,8 @@ class Daemon:
                         report.queued,
                     )
             app.store.set_setting(LAST_POLL, repr(time.time()))
-            self.polls += 1
             self._drain(app)
+            self.polls += 1  # a poll counts once what it found has been written
 
         self._exclusive("poll", body)
 
@@ -110,16 +103,19 @@ class Daemon:
     def drain(self) -> None:
         self._exclusive("drain", self._drain)
 
+    def _full_pass(self, app: App) -> None:
+        report, _ = app.engine.sweep(self._check_stop)
+        log.info(
+            "full pass: %d scenes, %d queued, %d in sync, %d unmatched",
+            report.seen,
+            report.queued,
+            report.in_sync,
+            report.unmatched,
+        )
+
     def reconcile(self) -> None:
         def body(app: App) -> None:
-            report, _ = app.engine.sweep(self._check_stop)
-            log.info(
-                "full pass: %d scenes, %d queued, %d in sync, %d unmatched",
-                report.seen,
-                report.queued,
-                report.in_sync,
-                report.unmatched,
-            )
+            self._full_pass(app)
             self._drain(app)
 
         self._exclusive("full reconcile", body)

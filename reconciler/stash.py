@@ -199,6 +199,24 @@ class StashClient:
         data = self.execute(VERSION, {}, "asking Stash for its version (query Version)")
         return (data.get("version") or {}).get("version") or "unknown"
 
+    def _pages(
+        self, query: str, name: str, kind: str, variables: dict[str, Any], per_page: int
+    ) -> Iterator[tuple[list[dict[str, Any]], int]]:
+        """Every page of a find query, oldest `updated_at` first, with the total count."""
+        page, seen = 1, 0
+        while True:
+            paging = {"page": page, "per_page": per_page, "sort": "updated_at", "direction": "ASC"}
+            data = self.execute(
+                query,
+                {"filter": paging, **variables},
+                f"reading {kind} page {page} (query {name})",
+            )[f"find{kind.title()}"]
+            seen += len(data[kind])
+            yield data[kind], data["count"]
+            if not data[kind] or seen >= data["count"]:
+                return
+            page += 1
+
     def scene_pages(
         self,
         scene_filter: dict[str, Any] | None = None,
@@ -206,52 +224,15 @@ class StashClient:
         per_page: int = PAGE_SIZE,
     ) -> Iterator[tuple[list[Scene], int]]:
         """Pages of scenes sorted by `updated_at` ascending, with the total count."""
-        page = 1
-        seen = 0
-        while True:
-            variables = {
-                "filter": {
-                    "page": page,
-                    "per_page": per_page,
-                    "sort": "updated_at",
-                    "direction": "ASC",
-                },
-                "scene_filter": scene_filter,
-                "ids": ids,
-            }
-            data = self.execute(
-                FIND_SCENES, variables, f"reading scenes page {page} (query FindScenes)"
-            )["findScenes"]
-            scenes = [scene_from_graphql(s) for s in data["scenes"]]
-            seen += len(scenes)
-            yield scenes, data["count"]
-            if not scenes or seen >= data["count"]:
-                return
-            page += 1
+        variables = {"scene_filter": scene_filter, "ids": ids}
+        for rows, count in self._pages(FIND_SCENES, "FindScenes", "scenes", variables, per_page):
+            yield [scene_from_graphql(row) for row in rows], count
 
     def changed(self, kind: str, since: str, per_page: int = PAGE_SIZE) -> list[dict[str, Any]]:
         """Tags, performers or studios whose own `updated_at` is after `since` (renames)."""
-        found: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            variables = {
-                "filter": {
-                    "page": page,
-                    "per_page": per_page,
-                    "sort": "updated_at",
-                    "direction": "ASC",
-                },
-                "since": since,
-            }
-            data = self.execute(
-                FIND_CHANGED[kind],
-                variables,
-                f"reading changed {kind} (query Changed{kind.title()})",
-            )[f"find{kind.title()}"]
-            found.extend(data[kind])
-            if not data[kind] or len(found) >= data["count"]:
-                return found
-            page += 1
+        name = f"Changed{kind.title()}"
+        pages = self._pages(FIND_CHANGED[kind], name, kind, {"since": since}, per_page)
+        return [row for rows, _ in pages for row in rows]
 
     def all_scenes(self, **kwargs: Any) -> list[Scene]:
         return [scene for page, _ in self.scene_pages(**kwargs) for scene in page]

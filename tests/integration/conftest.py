@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.catalog import PlexCatalog
-from reconciler.config import Config, parse_config
+from reconciler.config import SYNC_FIELDS, Config, parse_config
 from reconciler.emulators.plex import PlexEmulator
 from reconciler.plex import PlexClient
 from reconciler.retry import RetryRules
@@ -76,18 +76,7 @@ def make_config(plex_url: str, database: Path, **overrides) -> Config:
     data = {
         "plex": {"url": plex_url, "token": PLEX_TOKEN, "libraries": ["Adult"], "timeout": 2},
         "stash": {"url": "http://127.0.0.1:9", "api_key": ""},
-        "sync": {
-            "fields": [
-                "title",
-                "summary",
-                "date",
-                "studio",
-                "performers",
-                "tags",
-                "collection",
-                "rating",
-            ]
-        },
+        "sync": {"fields": [name for name in SYNC_FIELDS if name != "poster"]},
         "schedule": {"process_interval": 0.001},
         "database": str(database),
     }
