@@ -8,7 +8,9 @@ written). Watermarks advance only after the resulting jobs are committed.
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 STASH_SCENES = "stash_scenes"
 PLEX_MARK = "plex"
 SEEN_AT_MARK = "plex_seen_at_mark"
+UNCLAIMED = "plex_unclaimed"
+UNCLAIMED_FOR = 3600.0
 RENAMABLE = ("tags", "performers", "studios")
 POLL_PAGE_SIZE = 1000
 
@@ -249,7 +253,8 @@ class Engine:
             if max(item.updated_at, item.added_at) > since
             or str(item.rating_key) not in seen_at_mark
         ]
-        if not items:
+        unclaimed = self._unclaimed()
+        if not items and not unclaimed:
             return
         keys = [item.rating_key for item in items]
         with self.store.reading():
@@ -258,7 +263,7 @@ class Engine:
                 for row in SceneState.select().where(SceneState.rating_key.in_(keys))
             }
         scene_ids: set[str] = set()
-        unknown_paths: list[str] = []
+        now = time.time()
         for item in items:
             state = states.get(item.rating_key)
             if state is not None:
@@ -267,17 +272,38 @@ class Engine:
                     fingerprint(item),
                 ):
                     scene_ids.add(state.scene_id)
-            else:
-                unknown_paths.extend(item.files[:1])
+            elif item.files:
+                unclaimed.setdefault(str(item.rating_key), [now, item.files[0]])
         scenes = self.stash.scenes_by_ids(sorted(scene_ids)) if scene_ids else []
-        for path in unknown_paths:
-            scenes.extend(self.stash.scenes_by_path(self.path_map.to_stash(path)))
+        scenes.extend(self._claim(unclaimed, now))
         chosen = self.select({scene.id: scene for scene in scenes}.values())
         report.plex_changed = len(chosen)
         report.queued += self.queue(chosen)
-        top = max(since, *(max(i.updated_at, i.added_at) for i in listed))
-        at_top = {str(i.rating_key) for i in listed if max(i.updated_at, i.added_at) == top}
-        if top == since:
-            at_top |= seen_at_mark - {""}
-        self.store.set_setting(SEEN_AT_MARK, ",".join(sorted(at_top)))
-        self._advance_plex(top)
+        self.store.set_setting(UNCLAIMED, json.dumps(unclaimed) if unclaimed else None)
+        if listed:
+            top = max(since, *(max(i.updated_at, i.added_at) for i in listed))
+            at_top = {str(i.rating_key) for i in listed if max(i.updated_at, i.added_at) == top}
+            if top == since:
+                at_top |= seen_at_mark - {""}
+            self.store.set_setting(SEEN_AT_MARK, ",".join(sorted(at_top)))
+            self._advance_plex(top)
+
+    def _unclaimed(self) -> dict[str, list]:
+        """Plex items no Stash scene claimed yet: ratingKey -> [first seen, file]."""
+        return json.loads(self.store.setting(UNCLAIMED) or "{}")
+
+    def _claim(self, unclaimed: dict[str, list], now: float) -> list[Scene]:
+        """Look new Plex items up in Stash by path; Stash may scan a moved file after Plex did.
+
+        An item keeps being looked up for an hour (a full pass covers anything later).
+        """
+        found: list[Scene] = []
+        for key, (first_seen, path) in sorted(unclaimed.items(), key=lambda kv: kv[1][0]):
+            if now - first_seen > UNCLAIMED_FOR or int(key) not in self.catalog.stamps:
+                del unclaimed[key]
+                continue
+            scenes = self.stash.scenes_by_path(self.path_map.to_stash(path))
+            if scenes:
+                found.extend(scenes)
+                del unclaimed[key]
+        return found

@@ -39,9 +39,15 @@ class PathMap:
     """Stash prefix -> Plex prefix; the longest matching prefix wins."""
 
     def __init__(self, mappings: Iterable[tuple[str, str]] = ()) -> None:
+        mappings = list(mappings)
         pairs = [(_unify(stash), _unify(plex)) for stash, plex in mappings]
         self._to_plex = sorted(pairs, key=lambda pair: len(pair[0]), reverse=True)
-        self._to_stash = sorted(pairs, key=lambda pair: len(pair[1]), reverse=True)
+        # the reverse direction writes paths the way Stash spells them (its separators, its case)
+        self._to_stash = sorted(
+            ((stash, _unify(plex)) for stash, plex in mappings),
+            key=lambda pair: len(pair[1]),
+            reverse=True,
+        )
 
     def __bool__(self) -> bool:
         return bool(self._to_plex)
@@ -56,19 +62,11 @@ class PathMap:
         return path_key(path)
 
     def to_stash(self, plex_path: str) -> str:
-        """The key of the Stash path for a Plex file path, for items Plex found first."""
+        """The Stash path of a Plex file, spelled as Stash does, for items Plex found first."""
         path = _unify(plex_path)
         for stash_prefix, plex_prefix in self._to_stash:
             rest = _remainder(path, plex_prefix)
             if rest is not None:
-                return path_key(stash_prefix + rest)
-        return path_key(path)
-
-    def covers(self, stash_path: str) -> bool:
-        """Whether some configured prefix covers this Stash path."""
-        path = _unify(stash_path)
-        return any(_remainder(path, prefix) is not None for prefix, _ in self._to_plex)
-
-    @property
-    def plex_prefixes(self) -> list[str]:
-        return [plex for _, plex in self._to_plex]
+                separator = "\\" if "\\" in stash_prefix else "/"
+                return stash_prefix.rstrip("/\\") + rest.replace("/", separator)
+        return plex_path

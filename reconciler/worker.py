@@ -199,10 +199,9 @@ class Worker:
                     outcome.append((scene, rating_key, PlexNotFound(f"{scene.label}: item gone")))
                     continue
                 state = states.get(scene.id)
+                poster = state.poster_source if state and state.rating_key == rating_key else None
                 try:
-                    edit = diff(
-                        scene, item, self.config.sync, state.poster_source if state else None
-                    )
+                    edit = diff(scene, item, self.config.sync, poster)
                 except StashplexError as exc:
                     outcome.append((scene, rating_key, exc))
                     continue
@@ -303,8 +302,11 @@ class Worker:
 
     def _apply(self, entry: _Planned, state, result: DrainResult) -> bool:
         """Write what differs; True when something was sent to Plex."""
-        poster_synced = state.poster_source if state else None
-        edit = diff(entry.scene, entry.item, self.config.sync, poster_synced)
+        # what was uploaded is known per item: a moved file's new item needs the poster again
+        same_item = state is not None and state.rating_key == entry.item.rating_key
+        edit = diff(
+            entry.scene, entry.item, self.config.sync, state.poster_source if same_item else None
+        )
         entry.edit = edit
         wrote = False
         if edit.changes:
@@ -313,7 +315,7 @@ class Worker:
         if edit.poster is not None:
             image = self.fetch_image(edit.poster)
             entry.poster_hash = hashlib.sha1(image).hexdigest()
-            if state is None or state.poster_hash != entry.poster_hash:
+            if not same_item or state.poster_hash != entry.poster_hash:
                 self.plex.upload_poster(entry.item.rating_key, image)
                 wrote = True
         return wrote

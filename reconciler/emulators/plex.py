@@ -1,7 +1,7 @@
 """A Plex Media Server emulator that plexapi 4.18.3 can drive like the real thing.
 
-It answers the URLs, XML shapes, paging, status codes and edit semantics listed in
-`plex-http.md` §6, on a real socket, so the daemon's Plex client is tested through plexapi
+It answers with the URLs, XML shapes, paging, status codes and edit semantics of a real
+server, on a real socket, so the daemon's Plex client is tested through plexapi
 rather than against mocks. Run standalone with
 `python -m reconciler.emulators.plex --port P [--token T] [--fixture state.json]`.
 """
@@ -130,7 +130,7 @@ def _classify(method: str, path: str) -> str:
 
 
 class PlexEmulator(EmulatorServer):
-    """Plex Media Server as plexapi sees it. State helpers are thread-safe; HTTP per §6."""
+    """Plex Media Server as plexapi sees it. The state methods are thread-safe."""
 
     name = "plex-emulator"
 

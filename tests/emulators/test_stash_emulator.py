@@ -32,7 +32,7 @@ BERLIN_0230_CEST = datetime(2026, 10, 25, 0, 30, tzinfo=UTC).timestamp()  # 02:3
 BERLIN_0210_CET = datetime(2026, 10, 25, 1, 10, tzinfo=UTC).timestamp()  # 02:10+01:00, later
 T0 = datetime(2026, 11, 24, 3, 5, 9, tzinfo=UTC).timestamp()  # 14:05:09 in Sydney
 
-# the poll query from the reference notes (stash-graphql.md), verbatim
+# the query a poller sends to find changed scenes
 CHANGED_SCENES = """
 query ChangedScenes($since: String!, $page: Int!, $perPage: Int!) {
   findScenes(

@@ -12,8 +12,7 @@ def test_longest_stash_prefix_wins():
 def test_prefix_matches_whole_directories_only():
     mapping = PathMap([("/data/media", "/media")])
     assert mapping.to_plex("/data/media2/a.mp4") == "/data/media2/a.mp4"
-    assert not mapping.covers("/data/media2/a.mp4")
-    assert mapping.covers("/data/media/a.mp4")
+    assert mapping.to_plex("/data/media/a.mp4") == "/media/a.mp4"
 
 
 @pytest.mark.parametrize(
@@ -38,6 +37,11 @@ def test_windows_plex_paths_compare_by_drive_and_ignoring_case():
 def test_reverse_mapping_keeps_the_case_of_a_linux_stash_path():
     mapping = PathMap([("/data/media", "M:\\Movies")])
     assert mapping.to_stash("M:\\Movies\\Studio A\\Scene.mp4") == "/data/media/Studio A/Scene.mp4"
+
+
+def test_reverse_mapping_writes_windows_stash_paths_with_backslashes():
+    mapping = PathMap([("D:\\Media\\", "/media")])
+    assert mapping.to_stash("/media/Studio A/Scene.mp4") == "D:\\Media\\Studio A\\Scene.mp4"
 
 
 def test_no_mapping_leaves_paths_alone_but_normalises_separators():
