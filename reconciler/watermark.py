@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-# Re-read the last hour on every poll: when Stash's zone leaves daylight saving, local
-# times repeat for an hour and a plain "newer than" would miss the edits made in it.
-DEFAULT_OVERLAP = 3600.0
+# Every poll re-reads the last seconds before the watermark: a scene can change again within
+# the second in which it was read (the diff's content hash tells the versions apart).
+SHORT_OVERLAP = 2.0
+# When Stash's zone leaves daylight saving, local times repeat for an hour and a plain "newer
+# than" misses the edits made in it. Zones fall back in the small hours (00:00-04:00 local),
+# so a watermark whose local time lies near them re-reads a whole hour.
+FALL_BACK_OVERLAP = 3600.0 + SHORT_OVERLAP
+FALL_BACK_HOURS = {23, 0, 1, 2, 3}
 
 
 def parse_stamp(value: str) -> dt.datetime:
@@ -34,9 +39,20 @@ def shifted(value: str, seconds: float) -> str:
     return format_stamp(moment + dt.timedelta(seconds=seconds))
 
 
-def poll_from(watermark: str, overlap: float = DEFAULT_OVERLAP) -> str:
-    """The lower bound of the next poll: the watermark less the overlap."""
-    return shifted(watermark, -overlap)
+def overlap_for(watermark: str) -> float:
+    """How far before the watermark the next poll starts."""
+    try:
+        moment = parse_stamp(watermark)
+    except ValueError:
+        return FALL_BACK_OVERLAP
+    if moment.utcoffset() == dt.timedelta(0) or moment.hour not in FALL_BACK_HOURS:
+        return SHORT_OVERLAP
+    return FALL_BACK_OVERLAP
+
+
+def poll_from(watermark: str) -> str:
+    """The lower bound of the next poll: the watermark less its overlap."""
+    return shifted(watermark, -overlap_for(watermark))
 
 
 def newest(current: str | None, values: list[str]) -> str | None:

@@ -234,24 +234,19 @@ class Worker:
         if not planned:
             return
         try:
-            self.catalog.refresh(max_age=self.config.schedule.process_interval)
+            if not self.catalog.built:
+                self.catalog.build()
+            matched, failed = self._match(planned)
+            if any(isinstance(error, PlexNotFound) for _, error in failed):
+                # Plex may have scanned the file since the index was read: ask for what changed
+                self.catalog.refresh(max_age=self.config.schedule.process_interval)
+                found, failed = self._match([entry for entry, _ in failed])
+                matched.extend(found)
         except StashplexError as exc:
             self._fail_all(planned, exc, result)
             return
-        matched: list[_Planned] = []
-        for entry in planned:
-            try:
-                rating_key, _ = match(
-                    entry.scene,
-                    self.catalog.index,
-                    self.path_map,
-                    self.config.sync.strict_matching,
-                )
-            except StashplexError as exc:
-                self._fail(entry.job, exc, result)
-                continue
-            entry.item = PlexItem(rating_key=rating_key, section_id=0)
-            matched.append(entry)
+        for entry, error in failed:
+            self._fail(entry.job, error, result)
         if not matched:
             return
         try:
@@ -299,6 +294,24 @@ class Worker:
                 self._done(entry, entry.item, result, changed=False)
         if written:
             self._finish_written(written, result)
+
+    def _match(
+        self, entries: list[_Planned]
+    ) -> tuple[list[_Planned], list[tuple[_Planned, StashplexError]]]:
+        """Each entry's Plex item from the index, or the error saying why there is none."""
+        matched: list[_Planned] = []
+        failed: list[tuple[_Planned, StashplexError]] = []
+        for entry in entries:
+            try:
+                rating_key, _ = match(
+                    entry.scene, self.catalog.index, self.path_map, self.config.sync.strict_matching
+                )
+            except StashplexError as exc:
+                failed.append((entry, exc))
+                continue
+            entry.item = PlexItem(rating_key=rating_key, section_id=0)
+            matched.append(entry)
+        return matched, failed
 
     def _apply(self, entry: _Planned, state, result: DrainResult) -> bool:
         """Write what differs; True when something was sent to Plex."""
