@@ -37,6 +37,8 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self.stop_event = threading.Event()
         self.busy = threading.Lock()
+        self._notify_lock = threading.Lock()
+        self._stopping_sent = False
         self.lock = DatabaseLock(config.database)
         self.app: App | None = None
         self.polls = 0
@@ -120,8 +122,14 @@ class Daemon:
 
         self._exclusive("full reconcile", body)
 
+    def _notify(self, send: Callable[[], None]) -> None:
+        """Send to systemd, unless STOPPING=1 went out already: it must be the last word."""
+        with self._notify_lock:
+            if not self._stopping_sent:
+                send()
+
     def watchdog(self) -> None:
-        self.notifier.watchdog()
+        self._notify(self.notifier.watchdog)
 
     def _report_status(self) -> None:
         if self.app is None or not self.notifier.enabled or self.stop_event.is_set():
@@ -131,10 +139,11 @@ class Daemon:
             paused = self.app.worker.paused
         except StashplexError:
             return
-        self.notifier.status(
+        text = (
             f"{counts.queued} queued ({counts.waiting_retry} waiting to retry), "
             f"{counts.dead} dead-lettered" + (", Plex unreachable: paused" if paused else "")
         )
+        self._notify(lambda: self.notifier.status(text))
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -165,7 +174,9 @@ class Daemon:
             )
             while not self.stop_event.wait(0.2):
                 pass
-            self.notifier.stopping()
+            with self._notify_lock:
+                self.notifier.stopping()
+                self._stopping_sent = True
             scheduler.shutdown(wait=True)
             log.info("stashplex daemon stopped")
             return 0

@@ -274,14 +274,23 @@ class Store:
             job.state = RUNNING
         return jobs
 
-    def complete(self, job: Job) -> None:
-        """The job's work is done; a newer change that arrived meanwhile stays queued."""
+    def complete(self, done: Iterable[tuple[Job, dict[str, Any]]]) -> None:
+        """Jobs whose work is done, with what to remember of each scene, in one transaction.
+
+        A newer change that arrived meanwhile keeps its job queued.
+        """
         with self.transaction():
-            deleted = (
-                Job.delete().where((Job.id == job.id) & (Job.version == job.version)).execute()
-            )
-            if not deleted:
-                Job.update(state=QUEUED).where(Job.id == job.id).execute()
+            for job, values in done:
+                updated = (
+                    SceneState.update(**values).where(SceneState.scene_id == job.scene_id).execute()
+                )
+                if not updated:
+                    SceneState.create(scene_id=job.scene_id, **values)
+                deleted = (
+                    Job.delete().where((Job.id == job.id) & (Job.version == job.version)).execute()
+                )
+                if not deleted:
+                    Job.update(state=QUEUED).where(Job.id == job.id).execute()
 
     def reschedule(
         self,
@@ -346,12 +355,14 @@ class Store:
             ).execute()
         return letter
 
-    def unmark_scene_pending(self, scene_id: str) -> None:
-        """Whatever happened, the scene is no longer being worked on."""
+    def unmark_scene_pending(self, *scene_ids: str) -> None:
+        """Whatever happened, these scenes are no longer being worked on."""
+        ids = [str(scene_id) for scene_id in scene_ids]
         with self.transaction():
-            Job.update(state=QUEUED).where(
-                (Job.scene_id == str(scene_id)) & (Job.state == RUNNING)
-            ).execute()
+            for start in range(0, len(ids), 500):
+                Job.update(state=QUEUED).where(
+                    Job.scene_id.in_(ids[start : start + 500]) & (Job.state == RUNNING)
+                ).execute()
 
     def pending_scene_ids(self) -> set[str]:
         with self.reading():
@@ -473,12 +484,3 @@ class Store:
                 for row in SceneState.select().where(SceneState.scene_id.in_(chunk)):
                     found[row.scene_id] = row
         return found
-
-    def record_sync(self, scene_id: str, **values: Any) -> None:
-        """Remember what was just written for a scene (merging with what is known)."""
-        with self.transaction():
-            row = SceneState.get_or_none(SceneState.scene_id == str(scene_id))
-            if row is None:
-                SceneState.create(scene_id=str(scene_id), **values)
-            else:
-                SceneState.update(**values).where(SceneState.scene_id == str(scene_id)).execute()

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from reconciler.catalog import PlexCatalog
 from reconciler.config import Config
@@ -211,14 +212,17 @@ class Worker:
     def process(self, jobs: list[Job]) -> DrainResult:
         """One claimed batch: every job leaves the pending set whatever happens."""
         result = DrainResult()
+        finished: list[tuple[_Planned, dict[str, Any], bool]] = []
         try:
-            self._process(jobs, result)
+            self._process(jobs, result, finished)
         finally:
-            for job in jobs:
-                self.store.unmark_scene_pending(job.scene_id)
+            try:
+                self._record(finished, result)
+            finally:
+                self.store.unmark_scene_pending(*(job.scene_id for job in jobs))
         return result
 
-    def _process(self, jobs: list[Job], result: DrainResult) -> None:
+    def _process(self, jobs: list[Job], result: DrainResult, finished: list) -> None:
         planned: list[_Planned] = []
         for job in jobs:
             try:
@@ -291,9 +295,9 @@ class Worker:
             if changed:
                 written.append(entry)
             else:
-                self._done(entry, entry.item, result, changed=False)
+                self._done(entry, entry.item, finished, changed=False)
         if written:
-            self._finish_written(written, result)
+            self._finish_written(written, finished)
 
     def _match(
         self, entries: list[_Planned]
@@ -333,19 +337,17 @@ class Worker:
                 wrote = True
         return wrote
 
-    def _finish_written(self, written: list[_Planned], result: DrainResult) -> None:
+    def _finish_written(self, written: list[_Planned], finished: list) -> None:
         """Re-read written items in one batch: our own writes must not look like outside edits."""
         try:
             fresh = self.plex.fetch_items([entry.item.rating_key for entry in written])
         except StashplexError:
             fresh = {}
         for entry in written:
-            self._done(entry, fresh.get(entry.item.rating_key), result, changed=True)
+            self._done(entry, fresh.get(entry.item.rating_key), finished, changed=True)
 
-    def _done(
-        self, entry: _Planned, after: PlexItem | None, result: DrainResult, changed: bool
-    ) -> None:
-        """Record the sync; `after` is the item as Plex has it now (None if unreadable)."""
+    def _done(self, entry: _Planned, after: PlexItem | None, finished: list, changed: bool) -> None:
+        """A job done; `after` is the item as Plex has it now (None if unreadable)."""
         if after is not None:
             self.catalog.note(after)
         values = {
@@ -357,25 +359,29 @@ class Worker:
             "synced_at": self.clock(),
             "failed_updated_at": None,
         }
-        edit = entry.edit
         if entry.poster_hash is not None:
             values["poster_source"] = entry.scene.screenshot
             values["poster_hash"] = entry.poster_hash
-        self.store.record_sync(entry.job.scene_id, **values)
-        self.store.complete(entry.job)
-        if changed:
+        finished.append((entry, values, changed))
+
+    def _record(self, finished: list[tuple[_Planned, dict[str, Any], bool]], result) -> None:
+        """Commit a batch's finished jobs at once: one transaction, not three per job."""
+        if not finished:
+            return
+        self.store.complete((entry.job, values) for entry, values, _ in finished)
+        for entry, _, changed in finished:
+            if not changed:
+                result.in_sync += 1
+                continue
             result.applied += 1
-            fields = edit.fields if edit is not None else []
             result.written.append(entry.job.scene_id)
             log.info(
                 "scene %s %r written to Plex item %s: %s",
                 entry.scene.id,
                 entry.scene.title or "",
                 entry.item.rating_key,
-                ", ".join(fields),
+                ", ".join(entry.edit.fields if entry.edit is not None else []),
             )
-        else:
-            result.in_sync += 1
 
     # -- failures ------------------------------------------------------------
 
