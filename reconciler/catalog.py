@@ -76,7 +76,8 @@ class PlexCatalog:
         """
         changed = []
         for section in self.sections():
-            for item in self.plex.list_items(section, updated_since=stamp - 1):
+            # after a run of writes every written item is listed again: big pages, few requests
+            for item in self.plex.list_items(section, updated_since=stamp - 1, page_size=1000):
                 self._take(item, self.index, self.stamps)
                 if item.updated_at >= stamp:
                     changed.append(item)

@@ -128,11 +128,22 @@ def content_hash(scene: Scene, sync: SyncConfig) -> str:
 
     Tag, performer and studio renames change it without changing the scene's `updated_at`.
     """
-    values = scene.to_dict()
-    values.pop("updated_at")
-    values["_sync"] = [sorted(sync.fields), sync.studio_collection, sync.clear_empty]
-    blob = json.dumps(values, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:32]
+    values = (
+        scene.title,
+        scene.details,
+        scene.date,
+        scene.rating100,
+        scene.studio,
+        scene.performers,
+        scene.tags,
+        scene.files,
+        scene.screenshot,
+        sorted(sync.fields),
+        sync.studio_collection,
+        sync.clear_empty,
+    )
+    blob = json.dumps(values).encode()
+    return hashlib.blake2b(blob, digest_size=16).hexdigest()
 
 
 def _current(item: PlexItem, name: str) -> Any:

@@ -217,6 +217,7 @@ class Engine:
         chosen = {scene.id: scene for scene in self.select(changed)}
         report.stash_changed = len(chosen)
         kind_marks: dict[str, str | None] = {}
+        seen_now: dict[str, list[str]] = {}
         for kind in RENAMABLE:
             name = f"stash_{kind}"
             since = self.store.watermark(name)
@@ -225,20 +226,26 @@ class Engine:
                 continue
             renamed = self.stash.changed(kind, poll_from(since))
             kind_marks[name] = newest(since, [obj["updated_at"] for obj in renamed])
-            fresh = [obj for obj in renamed if obj["updated_at"] > since]
-            if not renamed:
+            # the overlap returns the last poll's objects again: only new versions need their
+            # scenes re-checked (a re-check pages through every scene that carries the object)
+            seen = set(json.loads(self.store.setting(f"{name}_seen") or "[]"))
+            window = {f"{obj['id']}@{obj['updated_at']}" for obj in renamed}
+            fresh = [obj for obj in renamed if f"{obj['id']}@{obj['updated_at']}" not in seen]
+            seen_now[f"{name}_seen"] = sorted(window)
+            if not fresh:
                 continue
-            carriers = self.stash.scenes_carrying(kind, [obj["id"] for obj in renamed])
+            log.info("%d %s renamed or changed in Stash", len(fresh), kind)
+            carriers = self.stash.scenes_carrying(kind, [obj["id"] for obj in fresh])
             for scene in self.select(carriers):
                 if scene.id not in chosen:
                     chosen[scene.id] = scene
                     report.renamed += 1
-            if fresh:
-                log.info("%d %s renamed or changed in Stash", len(fresh), kind)
         report.queued += self.queue(list(chosen.values()))
         self._advance(STASH_SCENES, newest(mark, [scene.updated_at for scene in changed]))
         for name, value in kind_marks.items():
             self._advance(name, value)
+        for key, value in seen_now.items():
+            self.store.set_setting(key, json.dumps(value))
 
     def poll_plex(self, report: PollReport) -> None:
         """Items Plex added or changed: new files get their metadata, outside edits are reverted."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import requests
@@ -15,11 +16,19 @@ class ConfiguredSession(requests.Session):
     `ca_bundle` or `verify_ssl: false` from stashplex's config must not be overridden.
     """
 
-    def __init__(self, verify: bool | str = True) -> None:
+    def __init__(self, verify: bool | str = True, base_url: str | None = None) -> None:
         super().__init__()
+        if verify is True:
+            verify = (
+                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            )
         self.verify = verify
         if verify is False:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        if base_url is not None:
+            # read the proxy settings once: requests would read the environment on every request
+            self.proxies.update(requests.utils.get_environ_proxies(base_url))
+            self.trust_env = False
 
     def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any

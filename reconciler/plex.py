@@ -147,7 +147,7 @@ class PlexClient:
 
     def __init__(self, config: PlexConfig, session: requests.Session | None = None) -> None:
         self.config = config
-        self.session = session or ConfiguredSession(tls_verify(config))
+        self.session = session or ConfiguredSession(tls_verify(config), config.url)
         self._server: PlexServer | None = None
         self._sections: list[Section] | None = None
 

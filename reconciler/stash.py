@@ -162,7 +162,7 @@ class StashClient:
     def __init__(self, config: StashConfig) -> None:
         self.config = config
         self.headers = {"ApiKey": config.api_key} if config.api_key else {}
-        self.http = ConfiguredSession(tls_verify(config))
+        self.http = ConfiguredSession(tls_verify(config), config.url)
         self.http.headers.update(self.headers)
         self._client: Client | None = None
         self._session: Any = None

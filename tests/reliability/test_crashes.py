@@ -363,9 +363,13 @@ class Trial:
             kill.trigger = f"commit {commits} after Stash query {n}"
             reached = self.wait(stash_queries(n), proc) and self.wait_commits(commits, proc)
         elif phase == "drain":
-            commits = rng.randint(0, 3)
-            kill.trigger = f"commit {commits} after Plex write {target}"
-            reached = self.wait(plex_writes(target), proc) and self.wait_commits(commits, proc)
+            # between two writes of one batch: the batch's jobs are claimed, none recorded yet
+            jitter = rng.uniform(0, 0.004)
+            kill.trigger = f"Plex write {target} answered, then {jitter * 1000:.1f} ms"
+            reached = self.wait(plex_writes(target), proc) and self.wait(
+                lambda: self.plex.in_flight["write"] == 0, proc
+            )
+            time.sleep(jitter)
         elif phase == "write":
             jitter = rng.uniform(0, 0.06)
             kill.trigger = f"Plex write {target} in flight, then {jitter * 1000:.0f} ms"
