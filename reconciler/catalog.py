@@ -28,13 +28,18 @@ class PlexCatalog:
         self._clock = clock
         self._refreshed_at: float | None = None
 
-    def _take(self, item: PlexItem, index: PathIndex, stamps: dict[int, int]) -> None:
+    def _take(
+        self,
+        item: PlexItem,
+        index: PathIndex,
+        stamps: dict[int, int],
+        fingerprints: dict[int, str],
+    ) -> int:
+        """Index an item; returns its newest stamp."""
         index.add(item)
         stamps[item.rating_key] = item.updated_at
-        self.fingerprints[item.rating_key] = fingerprint(item)
-        stamp = max(item.updated_at, item.added_at)
-        if self.newest_stamp is None or stamp > self.newest_stamp:
-            self.newest_stamp = stamp
+        fingerprints[item.rating_key] = fingerprint(item)
+        return max(item.updated_at, item.added_at)
 
     def sections(self) -> list[Section]:
         return self.plex.configured_sections()
@@ -54,13 +59,16 @@ class PlexCatalog:
         sections = self.sections()
         index = PathIndex()
         stamps: dict[int, int] = {}
-        self.fingerprints = {}
-        self.newest_stamp = None
+        fingerprints: dict[int, str] = {}
+        newest: int | None = None
         for section in sections:
             for item in self.plex.list_items(section):
-                self._take(item, index, stamps)
+                stamp = self._take(item, index, stamps, fingerprints)
+                newest = stamp if newest is None else max(newest, stamp)
                 yield item
-        self.index, self.stamps = index, stamps
+        # swapped in whole: an interrupted sweep leaves the last complete picture in place
+        self.index, self.stamps, self.fingerprints = index, stamps, fingerprints
+        self.newest_stamp = newest
         self.built = True
         self._refreshed_at = self._clock()
 
@@ -69,7 +77,8 @@ class PlexCatalog:
             pass
 
     def changed_since(self, stamp: int) -> list[PlexItem]:
-        """Items updated or added at or after `stamp` (Plex's epoch seconds), indexed on the way.
+        """Items updated at or after `stamp` (Plex's epoch seconds; new items count as updated),
+        indexed on the way.
 
         Asks from the second before: whether Plex's `>>=` includes its bound or not,
         the items of `stamp` itself come back.
@@ -78,7 +87,8 @@ class PlexCatalog:
         for section in self.sections():
             # after a run of writes every written item is listed again: big pages, few requests
             for item in self.plex.list_items(section, updated_since=stamp - 1, page_size=1000):
-                self._take(item, self.index, self.stamps)
+                newest = self._take(item, self.index, self.stamps, self.fingerprints)
+                self.newest_stamp = max(self.newest_stamp or 0, newest)
                 if item.updated_at >= stamp:
                     changed.append(item)
         self._refreshed_at = self._clock()

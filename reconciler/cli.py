@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from reconciler import __version__
 from reconciler.config import Config, load_config
@@ -147,10 +148,20 @@ def _when(stamp: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
 
 
+def _existing_store(config: Config) -> Store:
+    """The database for commands that only read it: a mistyped path must not create one."""
+    if not Path(config.database).exists():
+        raise ConfigError(
+            f"database: no database at {config.database} yet; check the path, or run "
+            "stashplex first"
+        )
+    return Store(config.database)
+
+
 def cmd_status(config: Config, args: argparse.Namespace) -> int:
     from reconciler.status import collect_status
 
-    store = Store(config.database)
+    store = _existing_store(config)
     report = collect_status(store)
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
@@ -193,7 +204,7 @@ def _letter_dict(letter) -> dict:
 
 
 def cmd_dlq(config: Config, args: argparse.Namespace) -> int:
-    store = Store(config.database)
+    store = _existing_store(config)
     if args.dlq_command == "list":
         letters = [_letter_dict(letter) for letter in store.dead_letters()]
         if args.json:
@@ -232,7 +243,8 @@ def cmd_reconcile_all(config: Config, args: argparse.Namespace) -> int:
     lock = DatabaseLock(config.database).acquire()
     app = App(config)
     try:
-        app.store.recover()
+        if not args.dry_run:
+            app.store.recover()
         progress = Progress()
         if args.dry_run:
             report, scenes = app.engine.sweep(progress, dry_run=True)
@@ -267,8 +279,13 @@ def cmd_reconcile_all(config: Config, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    setup_logging(args.log_level, args.log_file)
     try:
+        try:
+            setup_logging(args.log_level, args.log_file)
+        except OSError as exc:
+            raise ConfigError(
+                f"--log-file: cannot write {args.log_file} ({exc.strerror})"
+            ) from None
         if args.command == "demo":
             from reconciler.demo import run_demo
 

@@ -125,6 +125,13 @@ def _describe(tp: Any) -> str:
     return _TYPE_NAMES.get(tp, str(tp))
 
 
+def _shown(key: str, value: Any) -> str:
+    """A wrong value as an error shows it; a secret is never repeated."""
+    if key.endswith((".token", ".api_key")):
+        return f"a value of type {type(value).__name__} (not shown)"
+    return repr(value)
+
+
 def _convert(value: Any, tp: Any, key: str, defaults: Any = None) -> Any:
     if is_dataclass(tp):
         if not isinstance(value, dict):
@@ -132,24 +139,24 @@ def _convert(value: Any, tp: Any, key: str, defaults: Any = None) -> Any:
         return _build(tp, value, key, defaults)
     if get_origin(tp) is list:
         if not isinstance(value, list):
-            raise ConfigError(f"{key}: expected {_describe(tp)}, got {value!r}")
+            raise ConfigError(f"{key}: expected {_describe(tp)}, got {_shown(key, value)}")
         (item_type,) = get_args(tp)
         return [_convert(v, item_type, f"{key}[{i}]") for i, v in enumerate(value)]
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+            raise ConfigError(f"{key}: expected true or false, got {_shown(key, value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+            raise ConfigError(f"{key}: expected a whole number, got {_shown(key, value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key}: expected a number of seconds, got {value!r}")
+            raise ConfigError(f"{key}: expected a number of seconds, got {_shown(key, value)}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
+            raise ConfigError(f"{key}: expected a string, got {_shown(key, value)}")
         return value
     raise ConfigError(f"{key}: unsupported type")  # pragma: no cover - schema bug
 
@@ -235,7 +242,7 @@ def parse_config(data: Any, source: str = "<string>", env: dict | None = None) -
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a YAML mapping at the top level")
+        raise ConfigError("expected a YAML mapping at the top level")
     config = _build(Config, data, "")
     config.source = source
     if env.get(TOKEN_ENV):

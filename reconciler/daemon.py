@@ -45,12 +45,15 @@ class Daemon:
 
     # -- jobs ------------------------------------------------------------------
 
-    def _exclusive(self, name: str, body: Callable[[App], None]) -> None:
+    def _exclusive(self, name: str, body: Callable[[App], None], wait: bool = False) -> None:
+        """Run a job alone; a poll or drain that finds another in hand skips its turn, while
+        the full pass, which comes rarely, waits for its turn."""
         if self.stop_event.is_set() or self.app is None:
             return
-        if not self.busy.acquire(blocking=False):
-            log.debug("%s skipped: another job is in hand", name)
-            return
+        while not self.busy.acquire(timeout=0.2 if wait else 0):
+            if not wait or self.stop_event.is_set():
+                log.debug("%s skipped: another job is in hand", name)
+                return
         try:
             body(self.app)
         except Stopping:
@@ -120,7 +123,7 @@ class Daemon:
             self._full_pass(app)
             self._drain(app)
 
-        self._exclusive("full reconcile", body)
+        self._exclusive("full reconcile", body, wait=True)
 
     def _notify(self, send: Callable[[], None]) -> None:
         """Send to systemd, unless STOPPING=1 went out already: it must be the last word."""
@@ -197,8 +200,15 @@ class Daemon:
         )
         scheduler.add_job(self.drain, "interval", seconds=schedule.process_interval, id="drain")
         if schedule.reconcile_interval > 0:
+            # counted from the last full pass, so restarts do not keep putting it off
+            last = self.app.engine.last_full_pass() if self.app else None
+            due = (last or time.time()) + schedule.reconcile_interval
             scheduler.add_job(
-                self.reconcile, "interval", seconds=schedule.reconcile_interval, id="reconcile"
+                self.reconcile,
+                "interval",
+                seconds=schedule.reconcile_interval,
+                next_run_time=max(now, dt.datetime.fromtimestamp(due, dt.UTC)),
+                id="reconcile",
             )
         interval = watchdog_interval()
         if interval:

@@ -31,6 +31,7 @@ STASH_SCENES = "stash_scenes"
 PLEX_MARK = "plex"
 SEEN_AT_MARK = "plex_seen_at_mark"
 UNCLAIMED = "plex_unclaimed"
+FULL_PASS_AT = "full_pass_at"
 UNCLAIMED_FOR = 3600.0
 RENAMABLE = ("tags", "performers", "studios")
 POLL_PAGE_SIZE = 1000
@@ -174,7 +175,13 @@ class Engine:
                 self._advance(f"stash_{kind}", mark)
             if self.catalog.newest_stamp is not None:
                 self._advance_plex(self.catalog.newest_stamp)
+            self.store.set_setting(FULL_PASS_AT, repr(time.time()))
         return report, chosen_all
+
+    def last_full_pass(self) -> float | None:
+        """When a full sweep last completed (the polls start from its watermarks)."""
+        value = self.store.setting(FULL_PASS_AT)
+        return float(value) if value else None
 
     def _advance(self, name: str, value: str | None) -> None:
         current = self.store.watermark(name)
@@ -190,8 +197,7 @@ class Engine:
     # -- polls -------------------------------------------------------------------
 
     def has_baseline(self) -> bool:
-        """Whether a full sweep ever completed (the polls start from its watermarks)."""
-        return self.store.watermark(STASH_SCENES) is not None
+        return self.last_full_pass() is not None
 
     def poll(self) -> PollReport:
         """One poll of both sides; raises (leaving every watermark alone) when a side fails."""
@@ -203,9 +209,9 @@ class Engine:
         return report
 
     def poll_stash(self, report: PollReport) -> None:
-        mark = self.store.watermark(STASH_SCENES)
-        if mark is None:
-            raise StashplexError("no Stash watermark yet: run a full reconcile first")
+        if not self.has_baseline():
+            raise StashplexError("no full pass yet: run stashplex --reconcile-all first")
+        mark = self.store.watermark(STASH_SCENES) or ""  # a Stash without scenes has none
         changed = [
             scene
             for page, _ in self.stash.scene_pages(

@@ -18,7 +18,14 @@ class DatabaseLock:
         self._fd: int | None = None
 
     def acquire(self) -> DatabaseLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        folder = os.path.dirname(os.path.abspath(self.path))
+        try:
+            os.makedirs(folder, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(
+                f"{self.path}: cannot open the database file ({exc.strerror})"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

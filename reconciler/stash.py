@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from gql import Client, GraphQLRequest
@@ -270,7 +271,13 @@ class StashClient:
         return data[0]["updated_at"] if data else None
 
     def fetch_image(self, url: str) -> bytes:
-        """A screenshot's bytes, fetched with the API key (Plex never needs to reach Stash)."""
+        """A screenshot's bytes, fetched with the API key (Plex never needs to reach Stash).
+
+        Asked of `stash.url` whatever host the URL names (Stash may name its public
+        address), so the key goes to no other server.
+        """
+        parts = urlsplit(url)
+        url = f"{self.config.url}{parts.path}" + (f"?{parts.query}" if parts.query else "")
         action = f"downloading a screenshot from {url.split('?')[0]}"
         try:
             response = self.http.get(url, timeout=self.config.timeout, allow_redirects=False)

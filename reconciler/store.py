@@ -291,6 +291,7 @@ class Store:
                 )
                 if not deleted:
                     Job.update(state=QUEUED).where(Job.id == job.id).execute()
+                DeadLetter.delete().where(DeadLetter.scene_id == job.scene_id).execute()
 
     def reschedule(
         self,
@@ -299,8 +300,13 @@ class Store:
         error: StashplexError,
         retries: int,
         now: float | None = None,
+        retry_class: str | None = None,
     ) -> None:
-        """Put the job back to wait `delay` seconds; `retries` is its new count for this class."""
+        """Put the job back to wait `delay` seconds; `retries` is its new count for its class.
+
+        The class is the error's, unless `retry_class` says otherwise (an outage keeps the
+        class and count the job had).
+        """
         now = time.time() if now is None else now
         with self.transaction():
             current = Job.get_or_none(Job.id == job.id)
@@ -311,27 +317,34 @@ class Store:
                 state=QUEUED,
                 attempts=Job.attempts + 1,
                 retries=0 if fresh else retries,
-                retry_class=None if fresh else error.error_class,
+                retry_class=None if fresh else retry_class or error.error_class,
                 next_attempt_at=now if fresh else now + max(delay, 1e-3),
                 last_error=str(error),
                 last_error_class=type(error).__name__,
                 updated_at=now,
             ).where(Job.id == job.id).execute()
 
-    def release(self, jobs: Iterable[Job]) -> None:
-        """Return claimed jobs to the queue untouched (Plex went away before they ran)."""
-        ids = [job.id for job in jobs]
-        if ids:
-            with self.transaction():
-                Job.update(state=QUEUED).where(Job.id.in_(ids)).execute()
+    def dead_letter(
+        self, job: Job, error: StashplexError, now: float | None = None, data_error: bool = False
+    ) -> DeadLetter | None:
+        """Move the job to the dead-letter queue with its last error (one letter per scene).
 
-    def dead_letter(self, job: Job, error: StashplexError, now: float | None = None) -> DeadLetter:
-        """Move the job to the dead-letter queue with its last error."""
+        A `data_error` (the scene's own data is unusable) also marks this version of the
+        scene, so sweeps skip it until it changes in Stash. When a newer change of the
+        scene is already queued, that job stays and no letter is written.
+        """
         now = time.time() if now is None else now
         data = job.data
         scene = data.get("scene", {})
         files = scene.get("files") or []
         with self.transaction():
+            deleted = (
+                Job.delete().where((Job.id == job.id) & (Job.version == job.version)).execute()
+            )
+            if not deleted:
+                Job.update(state=QUEUED, next_attempt_at=now).where(Job.id == job.id).execute()
+                return None
+            DeadLetter.delete().where(DeadLetter.scene_id == job.scene_id).execute()
             letter = DeadLetter.create(
                 scene_id=job.scene_id,
                 title=scene.get("title"),
@@ -342,17 +355,13 @@ class Store:
                 attempts=job.attempts + 1,
                 failed_at=now,
             )
-            deleted = (
-                Job.delete().where((Job.id == job.id) & (Job.version == job.version)).execute()
-            )
-            if not deleted:
-                Job.update(state=QUEUED, next_attempt_at=now).where(Job.id == job.id).execute()
-            SceneState.insert(
-                scene_id=job.scene_id, failed_updated_at=scene.get("updated_at")
-            ).on_conflict(
-                conflict_target=[SceneState.scene_id],
-                update={SceneState.failed_updated_at: scene.get("updated_at")},
-            ).execute()
+            if data_error:
+                SceneState.insert(
+                    scene_id=job.scene_id, failed_updated_at=scene.get("updated_at")
+                ).on_conflict(
+                    conflict_target=[SceneState.scene_id],
+                    update={SceneState.failed_updated_at: scene.get("updated_at")},
+                ).execute()
         return letter
 
     def unmark_scene_pending(self, *scene_ids: str) -> None:
@@ -407,24 +416,22 @@ class Store:
         with self.reading():
             return Job.select().where((Job.state == QUEUED) & (Job.next_attempt_at <= now)).count()
 
-    def next_due(self) -> float | None:
-        """When the earliest queued job becomes due."""
-        with self.reading():
-            row = (
-                Job.select(pw.fn.MIN(Job.next_attempt_at).alias("due"))
-                .where(Job.state == QUEUED)
-                .scalar()
-            )
-        return row
-
     # -- dead letters --------------------------------------------------------
 
     def dead_letters(self) -> list[DeadLetter]:
         with self.reading():
             return list(DeadLetter.select().order_by(DeadLetter.failed_at, DeadLetter.id))
 
-    def retry_dead_letters(self, ids: Iterable[int] | None = None, now: float | None = None) -> int:
-        """Queue dead letters again (all when `ids` is None); returns how many came back."""
+    def retry_dead_letters(
+        self,
+        ids: Iterable[int] | None = None,
+        now: float | None = None,
+        fresh: dict[str, dict[str, Any]] | None = None,
+    ) -> int:
+        """Queue dead letters again (all when `ids` is None); returns how many came back.
+
+        `fresh` holds scenes as Stash has them now, by id, to queue instead of the old copy.
+        """
         now = time.time() if now is None else now
         with self.transaction():
             query = DeadLetter.select().order_by(DeadLetter.id)
@@ -432,14 +439,20 @@ class Store:
                 query = query.where(DeadLetter.id.in_(list(ids)))
             letters = list(query)
             for letter in letters:
+                scene = (fresh or {}).get(letter.scene_id)
                 Job.insert(
                     scene_id=letter.scene_id,
-                    payload=letter.payload,
+                    payload=json.dumps({"scene": scene}, sort_keys=True)
+                    if scene
+                    else letter.payload,
                     next_attempt_at=now,
                     created_at=now,
                     updated_at=now,
                 ).on_conflict_ignore().execute()
                 letter.delete_instance()
+                SceneState.update(failed_updated_at=None).where(
+                    SceneState.scene_id == letter.scene_id
+                ).execute()
         return len(letters)
 
     def purge_dead_letters(self, older_than: float | None = None, now: float | None = None) -> int:

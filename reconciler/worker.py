@@ -18,6 +18,7 @@ from reconciler.catalog import PlexCatalog
 from reconciler.config import Config
 from reconciler.diff import Edit, content_hash, diff
 from reconciler.errors import (
+    InvalidSceneData,
     PermanentError,
     PlexNotFound,
     PlexUnreachable,
@@ -391,12 +392,14 @@ class Worker:
         if isinstance(error, PlexUnreachable):
             self.connection_failures += 1
             for entry in entries:
+                # an outage spends nothing: the job keeps its retry class and count
                 self.store.reschedule(
                     entry.job,
                     self.rules.decide(error, entry.job.retries).delay,
                     error,
                     entry.job.retries,
                     self.clock(),
+                    retry_class=entry.job.retry_class or error.error_class,
                 )
                 result.waiting += 1
             if self.connection_failures >= OUTAGE_THRESHOLD and not self.paused:
@@ -413,7 +416,9 @@ class Worker:
         spent = job.retries if job.retry_class == error.error_class else 0
         decision = self.rules.decide(error, spent)
         if decision.dead_letter:
-            self.store.dead_letter(job, error, self.clock())
+            self.store.dead_letter(
+                job, error, self.clock(), data_error=isinstance(error, InvalidSceneData)
+            )
             result.dead += 1
             log.error("dead-lettered after %d attempt(s): %s", job.attempts + 1, _about(job, error))
             return

@@ -333,3 +333,18 @@ def test_demo_exits_0_and_leaves_nothing_running():
     assert result.returncode == 0, result.stderr
     assert "the daemon carried the edit to Plex in one poll" in result.stdout
     assert "dead-lettered:          1" in result.stdout
+
+
+def test_status_on_a_mistyped_database_path_creates_nothing(tmp_path):
+    config = tmp_path / "stashplex.yaml"
+    config.write_text(f"database: {tmp_path / 'typo' / 'stashplex.db'}\n")
+    result = stashplex("--config", str(config), "status")
+    assert result.returncode == 2 and "no database at" in result.stderr
+    assert not (tmp_path / "typo").exists()
+
+
+def test_an_unwritable_log_file_exits_2(tmp_path):
+    config = tmp_path / "stashplex.yaml"
+    config.write_text(f"database: {tmp_path / 'x.db'}\n")
+    result = stashplex("--config", str(config), "--log-file", str(tmp_path), "status")
+    assert result.returncode == 2 and "--log-file: cannot write" in result.stderr

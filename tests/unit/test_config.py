@@ -72,3 +72,10 @@ def test_file_errors_name_the_file(tmp_path):
         load_config(str(bad), {})
     with pytest.raises(ConfigError, match=r"missing.yaml: config file not found"):
         load_config(str(tmp_path / "missing.yaml"), {})
+
+
+def test_a_wrong_secret_value_is_not_repeated_in_the_error():
+    with pytest.raises(ConfigError) as info:
+        parse_config({"plex": {"token": 98765432}}, env={})
+    assert "plex.token: expected a string, got a value of type int" in str(info.value)
+    assert "98765432" not in str(info.value)
