@@ -203,6 +203,25 @@ def _letter_dict(letter) -> dict:
     }
 
 
+def _fresh_scenes(config: Config, store: Store, ids: list[int] | None) -> dict[str, dict]:
+    """The dead-lettered scenes as Stash has them now, so a retry does not write an old copy."""
+    from reconciler.stash import StashClient
+
+    scene_ids = sorted(
+        {letter.scene_id for letter in store.dead_letters() if ids is None or letter.id in ids}
+    )
+    if not scene_ids:
+        return {}
+    stash = StashClient(config.stash)
+    try:
+        return {scene.id: scene.to_dict() for scene in stash.scenes_by_ids(scene_ids)}
+    except StashplexError as exc:
+        log.warning("retrying with the scenes as they were when they failed: %s", exc)
+        return {}
+    finally:
+        stash.close()
+
+
 def cmd_dlq(config: Config, args: argparse.Namespace) -> int:
     store = _existing_store(config)
     if args.dlq_command == "list":
@@ -221,7 +240,8 @@ def cmd_dlq(config: Config, args: argparse.Namespace) -> int:
     if args.dlq_command == "retry":
         if not args.all and not args.ids:
             raise ConfigError("dlq retry: give dead-letter IDs (see 'stashplex dlq list') or --all")
-        count = store.retry_dead_letters(None if args.all else args.ids)
+        ids = None if args.all else args.ids
+        count = store.retry_dead_letters(ids, fresh=_fresh_scenes(config, store, ids))
         print(f"{count} dead letter(s) queued again")
         return EXIT_OK
     older = parse_age(args.older_than) if args.older_than else None

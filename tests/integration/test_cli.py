@@ -197,7 +197,8 @@ def test_dlq_list_retry_and_purge(world, tmp_path):
     world.stash.update_scene("3", date="2024-03-03")
     retried = stashplex("--config", config, "dlq", "retry", str(letter["id"]))
     assert retried.returncode == 0 and "1 dead letter(s) queued again" in retried.stdout
-    assert Store(tmp_path / "stashplex.db").job_for("3") is not None
+    job = Store(tmp_path / "stashplex.db").job_for("3")
+    assert job.data["scene"]["date"] == "2024-03-03"  # the scene as Stash has it now
 
     purged = stashplex("--config", config, "dlq", "purge", "--older-than", "30d")
     assert purged.returncode == 0 and "0 dead letter(s) purged" in purged.stdout
