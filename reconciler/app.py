@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from reconciler.catalog import PlexCatalog
 from reconciler.config import Config
-from reconciler.engine import Engine, Progress, _quiet
+from reconciler.engine import Engine
 from reconciler.plex import PlexClient
+from reconciler.progress import ProgressFn, quiet
 from reconciler.stash import StashClient
 from reconciler.status import LAST_POLL
 from reconciler.store import Store
@@ -52,7 +53,7 @@ class App:
         self.plex.session.close()
         self.store.close()
 
-    def reconcile_all(self, progress: Progress = _quiet) -> Summary:
+    def reconcile_all(self, progress: ProgressFn = quiet) -> Summary:
         """Sweep both sides, queue the differences, drain the queue once."""
         report, _ = self.engine.sweep(progress)
         self.store.set_setting(LAST_POLL, repr(time.time()))

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from reconciler.catalog import PlexCatalog
 from reconciler.config import Config
@@ -21,6 +21,7 @@ from reconciler.errors import StashplexError
 from reconciler.models import Scene
 from reconciler.pathmap import PathMap
 from reconciler.plex import fingerprint
+from reconciler.progress import ProgressFn, quiet
 from reconciler.stash import StashClient
 from reconciler.store import SceneState, Store
 from reconciler.watermark import newest, poll_from
@@ -32,15 +33,10 @@ PLEX_MARK = "plex"
 SEEN_AT_MARK = "plex_seen_at_mark"
 UNCLAIMED = "plex_unclaimed"
 FULL_PASS_AT = "full_pass_at"
+KIND_BASELINE = 50  # newest tags/performers/studios read to start their polls from
 UNCLAIMED_FOR = 3600.0
 RENAMABLE = ("tags", "performers", "studios")
 POLL_PAGE_SIZE = 1000
-
-Progress = Callable[[str, int, int | None], None]
-
-
-def _quiet(stage: str, done: int, total: int | None) -> None:
-    return None
 
 
 @dataclass
@@ -52,7 +48,6 @@ class SweepReport:
     queued: int = 0
     unmatched: int = 0
     skipped_dead: int = 0
-    queued_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -148,7 +143,9 @@ class Engine:
 
     # -- the full sweep --------------------------------------------------------
 
-    def sweep(self, progress: Progress = _quiet, dry_run: bool = False) -> tuple[SweepReport, list]:
+    def sweep(
+        self, progress: ProgressFn = quiet, dry_run: bool = False
+    ) -> tuple[SweepReport, list]:
         """Every Plex item and every Stash scene; queue what needs work (or return it, dry)."""
         report = SweepReport()
         listed = 0
@@ -156,8 +153,9 @@ class Engine:
             if listed % 1000 == 0:
                 progress("plex", listed, None)
         progress("plex", listed, listed)
-        mark_before = self.stash.latest("scenes")
-        kind_marks = {kind: self.stash.latest(kind) for kind in RENAMABLE}
+        newest_scene = self.stash.latest("scenes")
+        mark_before = newest_scene[0]["updated_at"] if newest_scene else None
+        kind_newest = {kind: self.stash.latest(kind, KIND_BASELINE) for kind in RENAMABLE}
         chosen_all: list[Scene] = []
         for scenes, total in self.stash.scene_pages():
             report.seen += len(scenes)
@@ -167,12 +165,11 @@ class Engine:
             else:
                 self.queue(chosen)
             report.queued += len(chosen)
-            report.queued_ids.extend(scene.id for scene in chosen)
             progress("stash", report.seen, total)
         if not dry_run:
             self._advance(STASH_SCENES, mark_before)
-            for kind, mark in kind_marks.items():
-                self._advance(f"stash_{kind}", mark)
+            for kind, objects in kind_newest.items():
+                self._kind_baseline(kind, objects)
             if self.catalog.newest_stamp is not None:
                 self._advance_plex(self.catalog.newest_stamp)
             self.store.set_setting(FULL_PASS_AT, repr(time.time()))
@@ -182,6 +179,17 @@ class Engine:
         """When a full sweep last completed (the polls start from its watermarks)."""
         value = self.store.setting(FULL_PASS_AT)
         return float(value) if value else None
+
+    def _kind_baseline(self, kind: str, objects: list[dict]) -> None:
+        """Start a kind's polls from its newest objects, counting those in the poll's window as
+        handled: a full pass has just read every scene that carries them."""
+        if not objects:
+            return
+        mark = objects[0]["updated_at"]
+        self._advance(f"stash_{kind}", mark)
+        lower = poll_from(mark)
+        handled = sorted(f"{o['id']}@{o['updated_at']}" for o in objects if o["updated_at"] > lower)
+        self.store.set_setting(f"stash_{kind}_seen", json.dumps(handled))
 
     def _advance(self, name: str, value: str | None) -> None:
         current = self.store.watermark(name)
@@ -228,7 +236,7 @@ class Engine:
             name = f"stash_{kind}"
             since = self.store.watermark(name)
             if since is None:
-                kind_marks[name] = self.stash.latest(kind)
+                self._kind_baseline(kind, self.stash.latest(kind, KIND_BASELINE))
                 continue
             renamed = self.stash.changed(kind, poll_from(since))
             kind_marks[name] = newest(since, [obj["updated_at"] for obj in renamed])

@@ -28,10 +28,6 @@ class StashplexError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(redact(message))
 
-    @property
-    def message(self) -> str:
-        return str(self)
-
 
 class ConfigError(StashplexError):
     """The configuration cannot work; the command line exits 2 with this line."""

@@ -22,9 +22,6 @@ class PathIndex:
         for item in items:
             self.add(item)
 
-    def __len__(self) -> int:
-        return len(self._paths_of)
-
     def add(self, item: PlexItem) -> None:
         """Index an item (again): a re-listed item replaces what was known of it."""
         self.remove(item.rating_key)
@@ -44,12 +41,6 @@ class PathIndex:
     def lookup(self, plex_path: str) -> list[tuple[int, int]]:
         """(ratingKey, section id) of every item holding this file, lowest ratingKey first."""
         return sorted(set(self._by_path.get(path_key(plex_path), [])))
-
-    def paths(self, rating_key: int) -> list[str]:
-        return list(self._paths_of.get(rating_key, []))
-
-    def rating_keys(self) -> list[int]:
-        return list(self._paths_of)
 
 
 def match(scene: Scene, index: PathIndex, path_map: PathMap, strict: bool) -> tuple[int, int]:

@@ -5,9 +5,17 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, int, "int | None"], None]
+
+
+def quiet(stage: str, done: int, total: int | None) -> None:
+    """A progress callback that shows nothing."""
+
 
 LABELS = {"plex": "reading Plex", "stash": "reading Stash", "drain": "writing to Plex"}
 

@@ -34,8 +34,6 @@ class Decision:
 
     dead_letter: bool
     delay: float = 0.0
-    retry_index: int = 0
-    spends_retry: bool = True
 
 
 class RetryRules:
@@ -56,10 +54,10 @@ class RetryRules:
         """`retries_spent` counts earlier retries of this job for this same error class."""
         if isinstance(error, PlexUnreachable):
             rule = self.backoff[TRANSIENT]
-            return Decision(False, rule.delay(0, self.rng), retries_spent, spends_retry=False)
+            return Decision(False, rule.delay(0, self.rng))
         if error.error_class == PERMANENT:
             return Decision(True)
         rule = self.backoff[error.error_class]
         if retries_spent >= rule.max_retries:
-            return Decision(True, retry_index=retries_spent)
-        return Decision(False, rule.delay(retries_spent, self.rng), retries_spent)
+            return Decision(True)
+        return Decision(False, rule.delay(retries_spent, self.rng))

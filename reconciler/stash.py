@@ -78,17 +78,16 @@ query Changed{kind.title()}($filter: FindFilterType!, $since: String!) {{
 
 LATEST = {
     kind: f"""
-query Latest{kind.title()} {{
-  find{kind.title()}(filter: {{ page: 1, per_page: 1, sort: "updated_at", direction: DESC }}) {{
-    {kind} {{ updated_at }}
+query Latest{kind.title()}($count: Int!) {{
+  find{kind.title()}(
+      filter: {{ page: 1, per_page: $count, sort: "updated_at", direction: DESC }}) {{
+    {kind} {{ id updated_at }}
   }}
 }}
 """
     for kind in ("scenes", "tags", "performers", "studios")
 }
 
-# how findScenes filters scenes carrying a tag, a performer or a studio
-CARRIER_FILTER = {"tags": "tags", "performers": "performers", "studios": "studios"}
 
 VERSION = "query Version { version { version } }"
 
@@ -261,14 +260,15 @@ class StashClient:
     def scenes_carrying(self, kind: str, ids: list[str]) -> list[Scene]:
         """Every scene that carries one of these tags, performers or studios."""
         criterion = {"value": ids, "modifier": "INCLUDES"}
-        return self.all_scenes(scene_filter={CARRIER_FILTER[kind]: criterion})
+        return self.all_scenes(scene_filter={kind: criterion})
 
-    def latest(self, kind: str) -> str | None:
-        """The newest `updated_at` among scenes, tags, performers or studios."""
-        data = self.execute(
-            LATEST[kind], {}, f"reading the newest of {kind} (query Latest{kind.title()})"
+    def latest(self, kind: str, count: int = 1) -> list[dict[str, Any]]:
+        """The `count` newest scenes, tags, performers or studios (`id`, `updated_at`)."""
+        return self.execute(
+            LATEST[kind],
+            {"count": count},
+            f"reading the newest of {kind} (query Latest{kind.title()})",
         )[f"find{kind.title()}"][kind]
-        return data[0]["updated_at"] if data else None
 
     def fetch_image(self, url: str) -> bytes:
         """A screenshot's bytes, fetched with the API key (Plex never needs to reach Stash).

