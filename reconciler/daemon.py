@@ -1,8 +1,9 @@
 """The long-running daemon: APScheduler jobs for polling, draining and the periodic full pass.
 
-The jobs never touch the database at the same time (one lock; a job that finds it
-taken skips its turn). SIGTERM and SIGINT let the job in hand finish its current
-batch, then the process exits 0. Under systemd it speaks the notify protocol.
+The scheduler's jobs run one at a time (one lock; a poll or drain that finds it taken
+skips its turn, the full pass waits for it). SIGTERM and SIGINT let the job in hand
+finish its current batch, then the process exits 0. Under systemd it speaks the notify
+protocol.
 """
 
 from __future__ import annotations

@@ -208,7 +208,8 @@ class Engine:
         return self.last_full_pass() is not None
 
     def poll(self) -> PollReport:
-        """One poll of both sides; raises (leaving every watermark alone) when a side fails."""
+        """One poll of both sides. A side that fails raises and keeps its own watermarks; the
+        Stash side's jobs and watermarks are committed before Plex is asked."""
         report = PollReport()
         if not self.catalog.built:
             self.catalog.build()

@@ -82,7 +82,8 @@ class LibraryNotFound(PlexPermanentError):
 
 
 class StashAuthError(PermanentError):
-    """Stash refused the API key; stops the run."""
+    """Stash refused the API key (or its certificate is not trusted): a one-shot run stops
+    with exit 3; the daemon logs it at every poll until the config is fixed."""
 
 
 class StashQueryError(PermanentError):

@@ -1,8 +1,9 @@
 """All of stashplex's state, in one SQLite database (WAL mode), behind peewee.
 
 Tables: the job queue (one live job per scene), the dead-letter queue, the
-watermarks, the per-scene sync state, and a small key/value table for the schema
-version and the Plex outage flag. The set of scenes being worked on ("pending")
+watermarks, the per-scene sync state, and a small key/value table (schema version,
+Plex outage flag, last poll, write and full pass, what the polls handled at their
+watermarks). The set of scenes being worked on ("pending")
 is the set of claimed jobs, so it survives nothing it should not: `recover()`
 returns claims left by a crash to the queue.
 """
@@ -257,7 +258,8 @@ class Store:
         return len(rows)
 
     def claim(self, limit: int = 100, now: float | None = None) -> list[Job]:
-        """Atomically take up to `limit` due jobs; they stay claimed (pending) until released."""
+        """Atomically take up to `limit` due jobs; they stay claimed (pending) until the worker
+        completes, reschedules or dead-letters them, or `unmark_scene_pending` lets them go."""
         now = time.time() if now is None else now
         with self.transaction():
             jobs = list(

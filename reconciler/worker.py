@@ -1,8 +1,9 @@
 """Draining the queue: match, read, diff and write, one batch of claimed jobs at a time.
 
-Every job ends its turn in exactly one of three ways (applied, rescheduled,
-dead-lettered) and always leaves the pending set. When Plex cannot be reached at
-all, jobs go back untouched and Plex work pauses until `/identity` answers again.
+Every job ends its turn completed (written, or found in sync), rescheduled or
+dead-lettered, and always leaves the pending set. When Plex cannot be reached at all,
+jobs wait without spending a retry and Plex work pauses until `/identity` answers
+again; then batches grow from one job.
 """
 
 from __future__ import annotations
