@@ -24,6 +24,7 @@ from reconciler.errors import (
     PlexNotFound,
     PlexUnreachable,
     StashplexError,
+    TransientError,
 )
 from reconciler.matching import match
 from reconciler.models import PlexItem, Scene
@@ -211,6 +212,16 @@ class Worker:
         finished: list[tuple[_Planned, dict[str, Any], bool]] = []
         try:
             self._process(jobs, result, finished)
+        except StashplexError:
+            raise
+        except Exception as exc:
+            # a fault of stashplex itself must not park the batch at the head of the queue
+            log.exception("unexpected failure while processing a batch of %d jobs", len(jobs))
+            done = {entry.job.id for entry, _, _ in finished}
+            error = TransientError(f"unexpected {type(exc).__name__}: {exc}")
+            for job in jobs:
+                if job.id not in done:
+                    self._fail(job, error, result)
         finally:
             try:
                 self._record(finished, result)

@@ -329,3 +329,20 @@ def test_the_scene_leaves_the_pending_set_whatever_the_outcome(
     assert (result.applied, result.retried, result.dead) == expected
     if outcome in ("applied", "exception"):
         assert seen_pending == [{"1"}]  # it was pending while in hand
+
+
+def test_an_unexpected_fault_reschedules_the_batch_instead_of_parking_it(plex, store, make_worker,
+                                                                         clock, tmp_path,
+                                                                         monkeypatch):
+    plex.add_item("Adult", "/media/a.mp4")
+    worker = make_worker(make_config(plex.url, tmp_path / "x.db"))
+    enqueue(store, scene())
+    worker.catalog.build()
+    monkeypatch.setattr(worker.plex, "fetch_items", lambda keys: 1 / 0)
+
+    result = worker.drain()
+
+    job = store.job_for("1")
+    assert result.retried == 1 and job.retry_class == "transient" and job.attempts == 1
+    assert "ZeroDivisionError" in job.last_error and job.next_attempt_at > clock.now
+    assert store.pending_scene_ids() == set()
