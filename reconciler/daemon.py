@@ -168,8 +168,8 @@ class Daemon:
                 signal.signal(signal.SIGTERM, self.request_stop)
                 signal.signal(signal.SIGINT, self.request_stop)
             scheduler = self._scheduler()
+            self.notifier.ready()  # config and database are open; the jobs' pings come after
             scheduler.start()
-            self.notifier.ready()
             self._report_status()
             log.info(
                 "stashplex daemon started: polling every %gs, draining every %gs",
