@@ -9,6 +9,8 @@ come back at the same address), a request log for counting, and fault injection
 from __future__ import annotations
 
 import contextlib
+import json
+import signal
 import socket
 import ssl
 import sys
@@ -189,6 +191,24 @@ class EmulatorServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+    def serve_until_signalled(self, fixture: str | None = None) -> int:
+        """Run as a process of its own: load `fixture` (JSON), serve until SIGTERM or SIGINT."""
+        if fixture:
+            with open(fixture, encoding="utf-8") as handle:
+                self.load(json.load(handle))
+        done = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: done.set())
+        self.start()
+        print(f"{self.name} listening on {self.url}", flush=True)
+        while not done.wait(0.2):
+            pass
+        self.stop()
+        return 0
+
+    def load(self, fixture: dict) -> None:
+        raise NotImplementedError
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

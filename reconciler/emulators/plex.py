@@ -11,9 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import signal
 import struct
-import threading
 import time
 import urllib.request
 import zlib
@@ -499,18 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixture", help="JSON state (dump() output or a minimal fixture)")
     args = parser.parse_args(argv)
     emulator = PlexEmulator(token=args.token, port=args.port)
-    if args.fixture:
-        with open(args.fixture, encoding="utf-8") as handle:
-            emulator.load(json.load(handle))
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    emulator.start()
-    print(f"plex emulator listening on {emulator.url}", flush=True)
-    while not done.wait(0.2):
-        pass
-    emulator.stop()
-    return 0
+    return emulator.serve_until_signalled(args.fixture)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ import copy
 import hashlib
 import json
 import re
-import signal
 import sys
 import threading
 import time
@@ -165,7 +164,7 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
     emulated clock, `(now or time.time)() + clock_offset`, written in zone `tz`.
     """
 
-    name = "stash"
+    name = "stash-emulator"
 
     def __init__(
         self,
@@ -1032,18 +1031,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator = StashEmulator(
         api_key=args.api_key, port=args.port or None, tz=args.tz, clock_offset=args.clock_offset
     )
-    if args.fixture:
-        with open(args.fixture, encoding="utf-8") as handle:
-            emulator.load(json.load(handle))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    emulator.start()
-    print(f"stash emulator listening on {emulator.url}", flush=True)
-    while not stop.wait(0.2):
-        pass
-    emulator.stop()
-    return 0
+    return emulator.serve_until_signalled(args.fixture)
 
 
 if __name__ == "__main__":
