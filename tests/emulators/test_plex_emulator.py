@@ -21,6 +21,7 @@ from plexapi.server import PlexServer
 
 from reconciler.emulators.http import free_port
 from reconciler.emulators.plex import PlexEmulator, PlexItem
+from tests.clock import Clock
 
 pytestmark = pytest.mark.integration
 
@@ -29,23 +30,15 @@ T0 = 1_700_000_000
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class FakeClock:
-    """Epoch seconds the test moves by hand, so updatedAt is predictable."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> Clock:
+    return Clock(T0)
 
 
 @pytest.fixture
-def emu(clock: FakeClock):
+def emu(clock: Clock):
     emulator = PlexEmulator(token=TOKEN, clock=clock)
     emulator.add_section("Movies", ["/data/movies"])
     emulator.start()
@@ -131,7 +124,7 @@ def test_reload_turns_a_listing_item_into_the_full_object(emu: PlexEmulator) -> 
 
 
 def test_batch_edit_is_one_put_and_locks_every_edited_field(
-    emu: PlexEmulator, clock: FakeClock
+    emu: PlexEmulator, clock: Clock
 ) -> None:
     key = emu.add_item(1, "/data/movies/scene.mp4", genres=["Old"])
     server = connect(emu)
@@ -221,7 +214,7 @@ def test_actors_are_edited_as_tags_with_optional_roles(emu: PlexEmulator) -> Non
 
 
 def test_uploaded_poster_is_selected_served_and_locks_thumb(
-    emu: PlexEmulator, clock: FakeClock
+    emu: PlexEmulator, clock: Clock
 ) -> None:
     key = emu.add_item(1, "/data/movies/a.mkv")
     server = connect(emu)
@@ -317,7 +310,7 @@ def test_wrong_token_is_unauthorized_but_identity_is_open(emu: PlexEmulator) -> 
 
 
 def test_updated_at_filter_and_sort_find_recent_changes(
-    emu: PlexEmulator, clock: FakeClock
+    emu: PlexEmulator, clock: Clock
 ) -> None:
     keys = [emu.add_item(1, f"/data/movies/{i}.mkv") for i in range(5)]
     section = connect(emu).library.section("Movies")
@@ -361,7 +354,7 @@ def test_invalid_edits_are_bad_requests_and_change_nothing(emu: PlexEmulator) ->
     assert emu.item(stranger).title == "x"
 
 
-def test_star_rating_uses_rate_endpoint(emu: PlexEmulator, clock: FakeClock) -> None:
+def test_star_rating_uses_rate_endpoint(emu: PlexEmulator, clock: Clock) -> None:
     key = emu.add_item(1, "/data/movies/a.mkv")
     server = connect(emu)
     clock.now += 10

@@ -22,6 +22,7 @@ from gql.transport.requests import RequestsHTTPTransport
 
 from reconciler.emulators.http import free_port
 from reconciler.emulators.stash import StashEmulator, format_time
+from tests.clock import Clock
 
 pytestmark = pytest.mark.integration
 
@@ -48,23 +49,15 @@ query ChangedScenes($since: String!, $page: Int!, $perPage: Int!) {
 """
 
 
-class FakeClock:
-    """Unix seconds the test moves by hand, so every `updated_at` is predictable."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> Clock:
+    return Clock(T0)
 
 
 @pytest.fixture
-def emu(clock: FakeClock):
+def emu(clock: Clock):
     emulator = StashEmulator(api_key=KEY, tz="Australia/Sydney", now=clock)
     emulator.start()
     yield emulator
@@ -132,7 +125,7 @@ def test_the_poll_query_answers_in_stash_shapes(emu: StashEmulator) -> None:
 
 
 def test_paging_returns_every_scene_once_in_updated_at_order(
-    emu: StashEmulator, clock: FakeClock
+    emu: StashEmulator, clock: Clock
 ) -> None:
     ids = []
     for i in range(60):
@@ -167,7 +160,7 @@ def test_scenes_sharing_a_second_are_ordered_by_title_not_by_id(emu: StashEmulat
 
 
 def test_updated_at_is_compared_as_a_string_not_as_a_time(
-    emu: StashEmulator, clock: FakeClock
+    emu: StashEmulator, clock: Clock
 ) -> None:
     clock.now = T0 - 1
     early = emu.add_scene(title="before the watermark")  # 14:05:08+11:00
@@ -184,7 +177,7 @@ def test_updated_at_is_compared_as_a_string_not_as_a_time(
     assert changed(gql_client, since="2026-11-24")["count"] == 1  # a date prefix is "smaller"
 
 
-def test_updated_at_carries_the_zone_offset_across_a_dst_change(clock: FakeClock) -> None:
+def test_updated_at_carries_the_zone_offset_across_a_dst_change(clock: Clock) -> None:
     emulator = StashEmulator(api_key=None, tz="Europe/Berlin", now=clock)
     with emulator:
         clock.now = BERLIN_0230_CEST
@@ -221,7 +214,7 @@ def test_clock_offset_shifts_every_timestamp(emu: StashEmulator) -> None:
 
 
 def test_a_rename_bumps_the_tag_only_and_the_scenes_are_found_through_it(
-    emu: StashEmulator, clock: FakeClock
+    emu: StashEmulator, clock: Clock
 ) -> None:
     tagged = [emu.add_scene(title=f"tagged {i}", tags=["Old Name", "other"]) for i in range(3)]
     emu.add_scene(title="untagged", tags=["other"])
@@ -332,7 +325,7 @@ def test_graphql_needs_the_api_key(emu: StashEmulator) -> None:
     assert status["status"] == "OK"
 
 
-def test_a_key_sent_to_a_stash_without_credentials_is_refused(clock: FakeClock) -> None:
+def test_a_key_sent_to_a_stash_without_credentials_is_refused(clock: Clock) -> None:
     with StashEmulator(api_key=None, now=clock) as open_stash:
         assert run(client(open_stash, api_key=None), "{ version { version } }")["version"]
         with pytest.raises(TransportServerError) as caught:
@@ -341,7 +334,7 @@ def test_a_key_sent_to_a_stash_without_credentials_is_refused(clock: FakeClock) 
 
 
 def test_screenshots_need_the_key_and_follow_set_cover(
-    emu: StashEmulator, clock: FakeClock
+    emu: StashEmulator, clock: Clock
 ) -> None:
     sid = emu.add_scene(title="pic", files=["/data/pic.mp4"])
     url = emu.scene(sid)["paths"]["screenshot"]
@@ -386,7 +379,7 @@ def test_an_injected_500_hits_the_second_page_only(emu: StashEmulator) -> None:
 
 
 def test_moving_a_file_leaves_the_scene_alone_and_the_path_filter_finds_it(
-    emu: StashEmulator, clock: FakeClock
+    emu: StashEmulator, clock: Clock
 ) -> None:
     sid = emu.add_scene(title="mover", files=["/data/old/Mover.MP4"])
     before = emu.scene(sid)["updated_at"]
@@ -434,7 +427,7 @@ def test_filters_combine_like_stash(emu: StashEmulator) -> None:
         titles({"OR": {"organized": True}, "NOT": {"organized": False}})
 
 
-def test_scene_update_mutation_bumps_updated_at(emu: StashEmulator, clock: FakeClock) -> None:
+def test_scene_update_mutation_bumps_updated_at(emu: StashEmulator, clock: Clock) -> None:
     sid = emu.add_scene(title="draft", tags=["keep"])
     clock.now += 90
     result = run(
@@ -452,7 +445,7 @@ def test_scene_update_mutation_bumps_updated_at(emu: StashEmulator, clock: FakeC
     }
 
 
-def test_a_hundred_thousand_scenes_page_quickly(clock: FakeClock) -> None:
+def test_a_hundred_thousand_scenes_page_quickly(clock: Clock) -> None:
     emulator = StashEmulator(api_key=None, now=clock)
     for i in range(100_000):
         clock.now = T0 + i // 10
@@ -476,7 +469,7 @@ def test_a_hundred_thousand_scenes_page_quickly(clock: FakeClock) -> None:
         assert result["scenes"][-1]["title"] == "Scene 99999"
 
 
-def test_state_survives_dump_and_load(emu: StashEmulator, clock: FakeClock) -> None:
+def test_state_survives_dump_and_load(emu: StashEmulator, clock: Clock) -> None:
     sid = emu.add_scene(title="kept", tags=["t"], studio="S", files=["/x/y.mp4"])
     emu.set_cover(sid, b"GIF89a-cover")
     state = json.loads(json.dumps(emu.dump()))

@@ -23,6 +23,7 @@ from reconciler.plex import PlexClient
 from reconciler.retry import RetryRules
 from reconciler.store import Store
 from reconciler.worker import Worker
+from tests.clock import Clock
 
 ROOT = Path(__file__).resolve().parents[2]
 PLEX_TOKEN = "plex-T0KEN-must-never-leak-7f3a"
@@ -88,22 +89,11 @@ def make_config(plex_url: str, database: Path, **overrides) -> Config:
     return parse_config(data, env={})
 
 
-class FakeClock:
-    """The worker's notion of now, so retries can be stepped through without sleeping."""
-
-    def __init__(self) -> None:
-        self.now = time.time() + 1  # jobs queued just now are due
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> Clock:
+    return Clock(time.time() + 1)  # jobs queued just now are due
 
 
 @pytest.fixture

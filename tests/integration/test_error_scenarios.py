@@ -57,7 +57,7 @@ def test_http_500_is_transient_and_the_retry_applies_the_edit(
     assert 0 < job.next_attempt_at - clock.now <= 5  # transient: 5 s base
     assert store.pending_scene_ids() == set()
 
-    clock.advance(5)
+    clock.tick(5)
     assert worker.drain().applied == 1
     assert store.job_for("1") is None
     assert store.scene_states(["1"])["1"].rating_key == rating_key
@@ -81,7 +81,7 @@ def test_transient_errors_get_five_retries_then_the_dead_letter_queue(
         assert job.retries == retry + 1
         wait = job.next_attempt_at - clock.now
         assert 0 < wait <= min(80, 5 * 2**retry)
-        clock.advance(wait)
+        clock.tick(wait)
     result = worker.drain()
 
     assert result.dead == 1 and store.job_for("1") is None
@@ -136,17 +136,17 @@ def test_plex_outage_pauses_work_and_resumes_when_identity_answers(
     plex.stop()
 
     for _ in range(5):
-        clock.advance(100)
+        clock.tick(100)
         worker.drain()
     assert worker.paused
     job = store.job_for("1")
     assert job.attempts == 5 and job.retries == 0  # nothing spent for being unreachable
-    clock.advance(1000)
+    clock.tick(1000)
     assert worker.drain().paused  # the /identity probe fails: still paused
 
     plex.start()
     plex.reset_log()
-    clock.advance(1000)
+    clock.tick(1000)
     result = worker.drain()
 
     assert not worker.paused and result.applied == 1
@@ -179,7 +179,7 @@ def test_no_match_is_not_found_with_twelve_retries_on_a_30s_base(
         assert job.retries == retry + 1
         wait = job.next_attempt_at - clock.now
         assert 0 < wait <= min(600, 30 * 2**retry)
-        clock.advance(wait)
+        clock.tick(wait)
         assert store.pending_scene_ids() == set()
     result = worker.drain()
 
@@ -196,7 +196,7 @@ def test_an_item_scanned_later_is_found_on_retry(plex, store, make_worker, clock
     assert worker.drain().retried == 1
 
     rating_key = plex.add_item("Adult", "/media/late.mp4")
-    clock.advance(30)
+    clock.tick(30)
     result = worker.drain()
 
     assert result.applied == 1

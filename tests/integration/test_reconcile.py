@@ -7,7 +7,6 @@ changed; a failed poll loses nothing.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +17,7 @@ from reconciler.emulators.plex import PlexEmulator
 from reconciler.emulators.stash import StashEmulator
 from reconciler.engine import STASH_SCENES
 from reconciler.errors import StashplexError
+from tests.clock import Clock
 
 pytestmark = pytest.mark.integration
 
@@ -25,17 +25,6 @@ STASH_KEY = "stash-KEY-never-leaks-91c2"
 PLEX_TOKEN = "plex-TOKEN-never-leaks-4d7e"
 
 
-class Clock:
-    """Stash's wall clock, movable by the test."""
-
-    def __init__(self, start: float | None = None) -> None:
-        self.now = start if start is not None else time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def tick(self, seconds: float = 1.0) -> None:
-        self.now += seconds
 
 
 class World:

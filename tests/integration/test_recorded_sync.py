@@ -10,7 +10,8 @@ import pytest
 
 from reconciler.emulators.plex import PlexEmulator
 from reconciler.emulators.stash import StashEmulator
-from tests.integration.test_reconcile import PLEX_TOKEN, STASH_KEY, Clock, World
+from tests.clock import Clock
+from tests.integration.test_reconcile import PLEX_TOKEN, STASH_KEY, World
 
 pytestmark = pytest.mark.integration
 

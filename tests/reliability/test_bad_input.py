@@ -129,7 +129,7 @@ def test_malformed_plex_answers_are_transient_and_the_rest_go_on(status, body, e
     job = store.job_for("2")
     assert result.retried == 1 and job.last_error_class == error_class
     assert "while reading items" in job.last_error
-    clock.advance(10)
+    clock.tick(10)
     assert worker.drain().applied == 1
     assert plex.item(2).title == "Scene 2"
 
@@ -142,7 +142,7 @@ def test_a_5xx_storm_ends_in_the_dead_letter_queue_not_a_crash(plex, store, make
     plex.inject(500, count=1000, path_prefix="/library/metadata")
     for _ in range(6):
         worker.drain()
-        clock.advance(100)
+        clock.tick(100)
     (letter,) = store.dead_letters()
     assert letter.attempts == 6 and "500" in letter.error_message
 

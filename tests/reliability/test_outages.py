@@ -12,7 +12,8 @@ from reconciler.emulators.plex import PlexEmulator
 from reconciler.emulators.stash import StashEmulator
 from reconciler.engine import STASH_SCENES
 from reconciler.errors import StashplexError
-from tests.integration.test_reconcile import PLEX_TOKEN, STASH_KEY, Clock, World
+from tests.clock import Clock
+from tests.integration.test_reconcile import PLEX_TOKEN, STASH_KEY, World
 
 pytestmark = pytest.mark.integration
 

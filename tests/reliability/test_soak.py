@@ -36,6 +36,7 @@ from reconciler.app import App
 from reconciler.config import parse_config
 from reconciler.emulators.plex import PlexEmulator
 from reconciler.emulators.stash import StashEmulator, unix_seconds
+from tests.clock import Clock
 from tests.reliability.stashplex_oracle import Difference, differences, queue_problems
 
 STASH_KEY = "soak-stash-key-5c03"
@@ -58,15 +59,6 @@ KINDS = [
 ]
 
 
-class Clock:
-    def __init__(self, start: float) -> None:
-        self.now = float(start)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def tick(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Soak:
