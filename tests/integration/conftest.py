@@ -1,10 +1,12 @@
 """Fixtures for the integration tests: emulators on 127.0.0.1 and vcrpy cassettes.
 
-Cassettes live under the top-level `cassettes/` directory and are replayed with
-record mode `none` (pytest-recording's default). To record them again against the
-bundled emulators:
+Cassettes live under the top-level `cassettes/` directory and are replayed with record mode
+`none` (pytest-recording's default): a request the cassette does not hold fails the test, and
+so does a recorded request the replay never makes or makes out of its recorded order (see
+`tests/recording.py` for how requests are matched and scrubbed). To record all of them again
+from the bundled emulators:
 
-    python -m pytest tests/integration --record-mode=rewrite
+    python -m tests.record
 """
 
 from __future__ import annotations
@@ -18,16 +20,28 @@ import pytest
 
 from reconciler.catalog import PlexCatalog
 from reconciler.config import SYNC_FIELDS, Config, parse_config
-from reconciler.emulators.plex import PlexEmulator
 from reconciler.plex import PlexClient
 from reconciler.retry import RetryRules
 from reconciler.store import Store
 from reconciler.worker import Worker
 from tests.clock import Clock
+from tests.recording import (
+    API_KEY_PLACEHOLDER,
+    TOKEN_PLACEHOLDER,
+    ScrubRules,
+    match_body,
+    match_plex_container,
+    match_query,
+    played_out_of_order,
+    scrub_interaction,
+)
+from tests.scripted import PlexOverHttp, RecordablePlexEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 PLEX_TOKEN = "plex-T0KEN-must-never-leak-7f3a"
-TOKEN_PLACEHOLDER = "<PLEX_TOKEN>"
+STASH_KEY = "stash-KEY-never-leaks-91c2"
+SYNC_PLEX_TOKEN = "plex-TOKEN-never-leaks-4d7e"
+EMULATOR_ROOTS = ("/media", "/data")
 VARYING_HEADERS = (
     "X-Plex-Client-Identifier",
     "X-Plex-Device-Name",
@@ -36,25 +50,38 @@ VARYING_HEADERS = (
     "X-Plex-Version",
     "User-Agent",
 )
-
-
-def _plex_container(r1, r2) -> None:
-    """Plex pages by request headers, which vcrpy's default matchers ignore."""
-    for name in ("X-Plex-Container-Start", "X-Plex-Container-Size"):
-        assert r1.headers.get(name) == r2.headers.get(name), name
+SCRUB_RULES = ScrubRules(
+    secrets={
+        PLEX_TOKEN: TOKEN_PLACEHOLDER,
+        SYNC_PLEX_TOKEN: TOKEN_PLACEHOLDER,
+        STASH_KEY: API_KEY_PLACEHOLDER,
+    },
+    scratch_roots=EMULATOR_ROOTS,
+)
 
 
 def pytest_recording_configure(config, vcr) -> None:
-    vcr.register_matcher("plex_container", _plex_container)
+    vcr.register_matcher("plex_container", match_plex_container)
+    vcr.register_matcher("query_multiset", match_query)
+    vcr.register_matcher("body_by_kind", match_body)
+
+
+def _scrub_before_save(request, response):
+    clean_request, clean_response = scrub_interaction(request._to_dict(), response, SCRUB_RULES)
+    return type(request)._from_dict(clean_request), clean_response
 
 
 @pytest.fixture(scope="module")
 def vcr_config() -> dict:
     return {
-        "match_on": ["method", "path", "query", "plex_container"],
-        "filter_headers": [("X-Plex-Token", TOKEN_PLACEHOLDER), "ApiKey"]
+        "match_on": ["method", "path", "query_multiset", "body_by_kind", "plex_container"],
+        "filter_headers": [("X-Plex-Token", TOKEN_PLACEHOLDER), ("ApiKey", API_KEY_PLACEHOLDER)]
         + [(name, "stashplex-tests") for name in VARYING_HEADERS],
-        "filter_query_parameters": [("X-Plex-Token", TOKEN_PLACEHOLDER), "apikey"],
+        "filter_query_parameters": [
+            ("X-Plex-Token", TOKEN_PLACEHOLDER),
+            ("apikey", API_KEY_PLACEHOLDER),
+        ],
+        "before_save_interaction": _scrub_before_save,
         "decode_compressed_response": True,
     }
 
@@ -64,13 +91,65 @@ def vcr_cassette_dir(request) -> str:
     return str(ROOT / "cassettes" / request.module.__name__.split(".")[-1])
 
 
+@pytest.fixture(autouse=True)
+def replayed_in_full(request, vcr, record_mode) -> Iterator[None]:
+    """A replay must make every recorded request, in the recorded order."""
+    if vcr is None or record_mode != "none":
+        yield
+        return
+    played: list[int] = []
+    play_response = vcr.play_response
+
+    def play_and_note(vcr_request):
+        before = dict(vcr.play_counts)
+        response = play_response(vcr_request)
+        played.extend(i for i, n in vcr.play_counts.items() if n != before.get(i, 0))
+        return response
+
+    vcr.play_response = play_and_note
+    yield
+    vcr.play_response = play_response
+    if getattr(request.node, "rep_call_failed", True):
+        return
+    unplayed = [i for i in range(len(vcr)) if vcr.play_counts[i] == 0]
+    if unplayed:
+        stored = vcr.requests[unplayed[0]]
+        pytest.fail(
+            f"{len(unplayed)} recorded request(s) never made, first: {stored.method} "
+            f"{stored.path} (cassette {vcr._path}); did a step of the test go?",
+            pytrace=False,
+        )
+    position = played_out_of_order(played)
+    if position is not None:
+        stored = vcr.requests[played[position]]
+        pytest.fail(
+            f"request {stored.method} {stored.path} came out of its recorded order "
+            f"(cassette {vcr._path})",
+            pytrace=False,
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if call.when == "call":
+        item.rep_call_failed = report.failed
+    return report
+
+
 @pytest.fixture
-def plex() -> Iterator[PlexEmulator]:
-    emulator = PlexEmulator(token=PLEX_TOKEN, clock=lambda: 1_790_000_000.0)
-    emulator.add_section("Adult", ["/media"])
+def plex() -> Iterator[RecordablePlexEmulator]:
+    emulator = RecordablePlexEmulator(token=PLEX_TOKEN, clock=lambda: 1_790_000_000.0)
     emulator.start()
+    PlexOverHttp(emulator.url, PLEX_TOKEN).add_section("Adult", ["/media"])
     yield emulator
     emulator.stop()
+
+
+@pytest.fixture
+def plex_http(plex) -> PlexOverHttp:
+    """The same Plex, set up and read over HTTP: what a cassette test uses, so it is recorded."""
+    return PlexOverHttp(plex.url, PLEX_TOKEN)
 
 
 def make_config(plex_url: str, database: Path, **overrides) -> Config:
@@ -87,8 +166,6 @@ def make_config(plex_url: str, database: Path, **overrides) -> Config:
         else:
             data[section] = values
     return parse_config(data, env={})
-
-
 
 
 @pytest.fixture

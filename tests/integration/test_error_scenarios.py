@@ -1,8 +1,10 @@
 """Every failure Plex can throw at a job, and what becomes of the job.
 
 Plex traffic is replayed from cassettes recorded against the bundled emulator
-(`cassettes/test_error_scenarios/`). Refused connections and timeouts cannot be
-recorded as HTTP, so those cases run live against the emulator.
+(`cassettes/test_error_scenarios/`). A cassette test sets Plex up and reads it back over HTTP
+(`plex_http`), so its items, its faults (the 500, the 401, the not-found) and what Plex holds
+afterwards are all in the cassette and exercised on replay. Refused connections and timeouts
+cannot be recorded as HTTP, so those cases run live against the emulator.
 """
 
 from __future__ import annotations
@@ -30,23 +32,18 @@ def enqueue(store, *scenes: Scene) -> None:
     store.enqueue_many((s.id, {"scene": s.to_dict()}) for s in scenes)
 
 
-def live(plex) -> bool:
-    """True when the emulator itself answered (recording or a live test), not a cassette."""
-    return bool(plex.requests)
-
-
 # -- transient -------------------------------------------------------------------
 
 
 @pytest.mark.vcr
 def test_http_500_is_transient_and_the_retry_applies_the_edit(
-    plex, store, make_worker, clock, tmp_path
+    plex_http, store, make_worker, clock, tmp_path
 ):
-    rating_key = plex.add_item("Adult", "/media/a.mp4")
-    worker = make_worker(make_config(plex.url, tmp_path / "x.db"))
+    rating_key = plex_http.add_item("Adult", "/media/a.mp4")
+    worker = make_worker(make_config(plex_http.url, tmp_path / "x.db"))
     enqueue(store, scene())
     worker.catalog.build()
-    plex.inject(500, path_prefix="/library/metadata")
+    plex_http.inject(500, path_prefix="/library/metadata")
 
     result = worker.drain()
 
@@ -61,19 +58,18 @@ def test_http_500_is_transient_and_the_retry_applies_the_edit(
     assert worker.drain().applied == 1
     assert store.job_for("1") is None
     assert store.scene_states(["1"])["1"].rating_key == rating_key
-    if live(plex):
-        assert plex.item(rating_key).title == "Scene 1"
+    assert plex_http.view(rating_key).title == "Scene 1"
 
 
 @pytest.mark.vcr
 def test_transient_errors_get_five_retries_then_the_dead_letter_queue(
-    plex, store, make_worker, clock, tmp_path
+    plex_http, store, make_worker, clock, tmp_path
 ):
-    plex.add_item("Adult", "/media/a.mp4")
-    worker = make_worker(make_config(plex.url, tmp_path / "x.db"))
+    plex_http.add_item("Adult", "/media/a.mp4")
+    worker = make_worker(make_config(plex_http.url, tmp_path / "x.db"))
     enqueue(store, scene())
     worker.catalog.build()
-    plex.inject(502, count=6, path_prefix="/library/metadata")
+    plex_http.inject(502, count=6, path_prefix="/library/metadata")
 
     for retry in range(5):
         assert worker.drain().retried == 1
@@ -160,12 +156,12 @@ def test_plex_outage_pauses_work_and_resumes_when_identity_answers(
 
 @pytest.mark.vcr
 def test_no_match_is_not_found_with_twelve_retries_on_a_30s_base(
-    plex, store, make_worker, clock, tmp_path
+    plex_http, store, make_worker, clock, tmp_path
 ):
-    plex.add_item("Adult", "/media/other.mp4")
+    plex_http.add_item("Adult", "/media/other.mp4")
     worker = make_worker(
         make_config(
-            plex.url,
+            plex_http.url,
             tmp_path / "x.db",
             retry={"not_found": {"max_retries": 12, "base": 30, "cap": 600}},
         )
@@ -190,12 +186,14 @@ def test_no_match_is_not_found_with_twelve_retries_on_a_30s_base(
 
 
 @pytest.mark.vcr
-def test_an_item_scanned_later_is_found_on_retry(plex, store, make_worker, clock, tmp_path):
-    worker = make_worker(make_config(plex.url, tmp_path / "x.db"))
+def test_an_item_scanned_later_is_found_on_retry(
+    plex_http, store, make_worker, clock, tmp_path
+):
+    worker = make_worker(make_config(plex_http.url, tmp_path / "x.db"))
     enqueue(store, scene(files=["/media/late.mp4"]))
     assert worker.drain().retried == 1
 
-    rating_key = plex.add_item("Adult", "/media/late.mp4")
+    rating_key = plex_http.add_item("Adult", "/media/late.mp4")
     clock.tick(30)
     result = worker.drain()
 
@@ -208,9 +206,9 @@ def test_an_item_scanned_later_is_found_on_retry(plex, store, make_worker, clock
 
 @pytest.mark.vcr
 def test_missing_file_path_goes_straight_to_the_dead_letter_queue(
-    plex, store, make_worker, tmp_path
+    plex_http, store, make_worker, tmp_path
 ):
-    worker = make_worker(make_config(plex.url, tmp_path / "x.db"))
+    worker = make_worker(make_config(plex_http.url, tmp_path / "x.db"))
     enqueue(store, scene(files=[]))
 
     result = worker.drain()
@@ -224,10 +222,10 @@ def test_missing_file_path_goes_straight_to_the_dead_letter_queue(
 
 @pytest.mark.vcr
 def test_library_not_found_goes_straight_to_the_dead_letter_queue(
-    plex, store, make_worker, tmp_path
+    plex_http, store, make_worker, tmp_path
 ):
     worker = make_worker(
-        make_config(plex.url, tmp_path / "x.db", plex={"libraries": ["Adult", "Scenes"]})
+        make_config(plex_http.url, tmp_path / "x.db", plex={"libraries": ["Adult", "Scenes"]})
     )
     enqueue(store, scene())
 
@@ -241,8 +239,8 @@ def test_library_not_found_goes_straight_to_the_dead_letter_queue(
 
 
 @pytest.mark.vcr
-def test_http_401_goes_straight_to_the_dead_letter_queue(plex, store, make_worker, tmp_path):
-    config = make_config(plex.url, tmp_path / "x.db", plex={"token": "wrong-token-1234"})
+def test_http_401_goes_straight_to_the_dead_letter_queue(plex_http, store, make_worker, tmp_path):
+    config = make_config(plex_http.url, tmp_path / "x.db", plex={"token": "wrong-token-1234"})
     worker = make_worker(config)
     enqueue(store, scene())
 
@@ -257,10 +255,12 @@ def test_http_401_goes_straight_to_the_dead_letter_queue(plex, store, make_worke
 
 
 @pytest.mark.vcr
-def test_several_matches_under_strict_matching_are_permanent(plex, store, make_worker, tmp_path):
-    first = plex.add_item("Adult", "/media/a.mp4")
-    second = plex.add_item("Adult", "/media/a.mp4")
-    worker = make_worker(make_config(plex.url, tmp_path / "x.db"))
+def test_several_matches_under_strict_matching_are_permanent(
+    plex_http, store, make_worker, tmp_path
+):
+    first = plex_http.add_item("Adult", "/media/a.mp4")
+    second = plex_http.add_item("Adult", "/media/a.mp4")
+    worker = make_worker(make_config(plex_http.url, tmp_path / "x.db"))
     enqueue(store, scene())
 
     result = worker.drain()
@@ -274,19 +274,21 @@ def test_several_matches_under_strict_matching_are_permanent(plex, store, make_w
 
 
 @pytest.mark.vcr
-def test_several_matches_without_strict_matching_edit_the_first(plex, store, make_worker, tmp_path):
-    first = plex.add_item("Adult", "/media/a.mp4", title="old")
-    second = plex.add_item("Adult", "/media/a.mp4", title="old")
-    worker = make_worker(make_config(plex.url, tmp_path / "x.db", sync={"strict_matching": False}))
+def test_several_matches_without_strict_matching_edit_the_first(
+    plex_http, store, make_worker, tmp_path
+):
+    first = plex_http.add_item("Adult", "/media/a.mp4", title="old")
+    second = plex_http.add_item("Adult", "/media/a.mp4", title="old")
+    config = make_config(plex_http.url, tmp_path / "x.db", sync={"strict_matching": False})
+    worker = make_worker(config)
     enqueue(store, scene())
 
     result = worker.drain()
 
     assert result.applied == 1 and store.dead_letters() == []
     assert store.scene_states(["1"])["1"].rating_key == first
-    if live(plex):
-        assert plex.item(first).title == "Scene 1"
-        assert plex.item(second).title == "old"
+    assert plex_http.view(first).title == "Scene 1"
+    assert plex_http.view(second).title == "old"
 
 
 # -- the pending set -------------------------------------------------------------
@@ -295,11 +297,11 @@ def test_several_matches_without_strict_matching_edit_the_first(plex, store, mak
 @pytest.mark.vcr
 @pytest.mark.parametrize("outcome", ["applied", "transient", "not_found", "permanent", "exception"])
 def test_the_scene_leaves_the_pending_set_whatever_the_outcome(
-    outcome, plex, store, make_worker, tmp_path
+    outcome, plex_http, store, make_worker, tmp_path
 ):
-    plex.add_item("Adult", "/media/a.mp4")
+    plex_http.add_item("Adult", "/media/a.mp4")
     fields = ["title", "poster"] if outcome in ("applied", "exception") else ["title"]
-    config = make_config(plex.url, tmp_path / "x.db", sync={"fields": fields})
+    config = make_config(plex_http.url, tmp_path / "x.db", sync={"fields": fields})
     seen_pending: list[set[str]] = []
 
     def fetch_image(url: str) -> bytes:
@@ -314,7 +316,7 @@ def test_the_scene_leaves_the_pending_set_whatever_the_outcome(
     enqueue(store, scene(files=files, screenshot=shot))
     worker.catalog.build()
     if outcome == "transient":
-        plex.inject(500, path_prefix="/library/metadata")
+        plex_http.inject(500, path_prefix="/library/metadata")
 
     result = worker.drain()
 
