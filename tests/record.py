@@ -73,9 +73,9 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
               file=sys.stderr)
         return 1
     if real is None and not args.keyword:
-        for stale in sorted(CASSETTES.rglob("*.yaml")):
+        for stale in sorted(Path(env.get("STASHPLEX_CASSETTE_DIR") or CASSETTES).rglob("*.yaml")):
             if stale.stat().st_mtime < started:
-                print(f"removing {stale.relative_to(ROOT)}: no test records it any more")
+                print(f"removing {stale}: no test records it any more")
                 stale.unlink()
     replay_env = {k: v for k, v in env.items() if not k.startswith("STASHPLEX_RECORD_")}
     print("replaying them in record mode none")

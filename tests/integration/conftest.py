@@ -11,9 +11,11 @@ from the bundled emulators:
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,7 @@ from tests.recording import (
     played_out_of_order,
     scrub_interaction,
 )
+from tests.scratch import real_plex_configured, running_proxy
 from tests.scripted import PlexOverHttp, RecordablePlexEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +91,9 @@ def vcr_config() -> dict:
 
 @pytest.fixture(scope="module")
 def vcr_cassette_dir(request) -> str:
-    return str(ROOT / "cassettes" / request.module.__name__.split(".")[-1])
+    """`cassettes/<module>/`, or under STASHPLEX_CASSETTE_DIR (a trial recording's own place)."""
+    base = Path(os.environ.get("STASHPLEX_CASSETTE_DIR") or ROOT / "cassettes")
+    return str(base / request.module.__name__.split(".")[-1])
 
 
 @pytest.fixture(autouse=True)
@@ -139,17 +144,38 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def plex() -> Iterator[RecordablePlexEmulator]:
+    """The Plex emulator in-process, for the tests that run live (no cassette)."""
     emulator = RecordablePlexEmulator(token=PLEX_TOKEN, clock=lambda: 1_790_000_000.0)
+    emulator.add_section("Adult", ["/media"])
     emulator.start()
-    PlexOverHttp(emulator.url, PLEX_TOKEN).add_section("Adult", ["/media"])
     yield emulator
     emulator.stop()
 
 
+@contextmanager
+def plex_under_test(record_mode: str, token: str) -> Iterator[str]:
+    """The URL of the Plex a cassette test talks to: the emulator, or, when recording with
+    the STASHPLEX_RECORD_PLEX_* variables set, a real server's scratch library behind the
+    proxy of `tests/scratch.py`."""
+    if record_mode != "none" and real_plex_configured():
+        with running_proxy([token]) as url:
+            yield url
+        return
+    emulator = RecordablePlexEmulator(token=token, clock=lambda: 1_790_000_000.0).start()
+    try:
+        yield emulator.url
+    finally:
+        emulator.stop()
+
+
 @pytest.fixture
-def plex_http(plex) -> PlexOverHttp:
-    """The same Plex, set up and read over HTTP: what a cassette test uses, so it is recorded."""
-    return PlexOverHttp(plex.url, PLEX_TOKEN)
+def plex_http(record_mode) -> Iterator[PlexOverHttp]:
+    """Plex with a section "Adult" on /media, set up and read over HTTP, so a cassette test's
+    set-up and read-back are recorded with its traffic."""
+    with plex_under_test(record_mode, PLEX_TOKEN) as url:
+        plex = PlexOverHttp(url, PLEX_TOKEN)
+        plex.add_section("Adult", ["/media"])
+        yield plex
 
 
 def make_config(plex_url: str, database: Path, **overrides) -> Config:

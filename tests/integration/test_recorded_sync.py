@@ -14,8 +14,8 @@ from reconciler.app import App
 from reconciler.config import parse_config
 from reconciler.emulators.stash import StashEmulator
 from tests.clock import Clock
-from tests.integration.conftest import STASH_KEY, SYNC_PLEX_TOKEN
-from tests.scripted import PlexOverHttp, RecordablePlexEmulator, StashOverHttp
+from tests.integration.conftest import STASH_KEY, SYNC_PLEX_TOKEN, plex_under_test
+from tests.scripted import PlexOverHttp, StashOverHttp
 
 pytestmark = pytest.mark.integration
 
@@ -47,14 +47,13 @@ class RecordedWorld:
 
 
 @pytest.fixture
-def recorded_world(tmp_path):
+def recorded_world(tmp_path, record_mode):
     stash = StashEmulator(api_key=STASH_KEY, now=Clock(1_790_000_000.0)).start()
-    plex = RecordablePlexEmulator(token=SYNC_PLEX_TOKEN, clock=Clock(1_790_000_000.0)).start()
-    world = RecordedWorld(tmp_path, stash.url, plex.url)
-    yield world
-    world.app.close()
+    with plex_under_test(record_mode, SYNC_PLEX_TOKEN) as plex_url:
+        world = RecordedWorld(tmp_path, stash.url, plex_url)
+        yield world
+        world.app.close()
     stash.stop()
-    plex.stop()
 
 
 @pytest.mark.vcr
