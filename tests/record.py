@@ -1,10 +1,11 @@
 """`python -m tests.record`: record every cassette again, then replay them to prove they hold.
 
 From the bundled emulators (no environment needed), every cassette under `cassettes/` is
-rewritten and any cassette no test uses any more is removed. With the STASHPLEX_RECORD_*
-variables set, the same tests run against a real Plex (and Stash) through the scratch
-proxies (`tests/scratch.py`), and the cassettes they write replace the emulator-made ones
-file by file. Either way the run ends with a replay in record mode `none`.
+rewritten and any cassette no test uses any more is removed. With STASHPLEX_RECORD_PLEX_URL,
+STASHPLEX_RECORD_PLEX_TOKEN and STASHPLEX_RECORD_PLEX_LIBRARY set, the same tests run against
+a real Plex's scratch library through the proxy of `tests/scratch.py` (Stash stays the
+emulator), and the cassettes they write replace the emulator-made ones file by file. Either
+way the run ends with a replay in record mode `none`.
 
     python -m tests.record                 # all cassettes, from the emulators
     python -m tests.record -k http_500     # some of them (pytest's -k)
@@ -33,18 +34,19 @@ def cassette_modules(tests: Path = ROOT / "tests") -> list[Path]:
 
 
 def real_servers(env: Mapping[str, str]) -> str | None:
-    """'plex', 'plex+stash' or None (the emulators); raises ValueError on a partial set."""
+    """'plex' (a real Plex, the Stash emulator) or None (the emulators); raises ValueError on a
+    partial set, or for a real Stash, which the scratch proxies do not cover yet."""
     plex = [name for name in REAL_PLEX if env.get(name)]
     stash = [name for name in REAL_STASH if env.get(name)]
-    if not plex and not stash:
+    if stash:
+        raise ValueError(f"recording against a real Stash is not supported yet: unset "
+                         f"{', '.join(stash)} (the Plex side records on its own)")
+    if not plex:
         return None
     if len(plex) != len(REAL_PLEX):
         missing = [name for name in REAL_PLEX if name not in plex]
-        raise ValueError(f"recording against real servers needs {', '.join(missing)} too")
-    if stash and len(stash) != len(REAL_STASH):
-        missing = [name for name in REAL_STASH if name not in stash]
-        raise ValueError(f"recording against a real Stash needs {', '.join(missing)} too")
-    return "plex+stash" if stash else "plex"
+        raise ValueError(f"recording against a real Plex needs {', '.join(missing)} too")
+    return "plex"
 
 
 def _pytest(modules: list[Path], extra: list[str], env: Mapping[str, str]) -> int:
