@@ -29,6 +29,11 @@ from graphql import GraphQLSyntaxError, parse, print_ast
 
 TOKEN_PLACEHOLDER = "<PLEX_TOKEN>"
 API_KEY_PLACEHOLDER = "<STASH_API_KEY>"
+OTHER_TOKEN_PLACEHOLDER = "<OTHER_PLEX_TOKEN>"
+OTHER_API_KEY_PLACEHOLDER = "<OTHER_STASH_API_KEY>"
+CREDENTIAL_PLACEHOLDERS = frozenset(
+    {TOKEN_PLACEHOLDER, API_KEY_PLACEHOLDER, OTHER_TOKEN_PLACEHOLDER, OTHER_API_KEY_PLACEHOLDER}
+)
 MACHINE_ID_PLACEHOLDER = "scrubbed-machine-identifier"
 COOKIE_PLACEHOLDER = "<COOKIE>"
 SCRUBBED_PATH_ROOT = "/outside-scratch/"
@@ -106,6 +111,22 @@ def match_body(r1: Any, r2: Any) -> None:
         f"body differs: {len(b1)} bytes sha1 {hashlib.sha1(b1).hexdigest()[:12]} != "
         f"{len(b2)} bytes sha1 {hashlib.sha1(b2).hexdigest()[:12]}"
     )
+
+
+def credential_placeholder(value: str, configured: Iterable[str], placeholder: str,
+                           other: str) -> str:
+    """The placeholder a credential is recorded as: `placeholder` for the one the test
+    configured, `other` for any other value (a wrong token a test is about), so a replay can
+    tell them apart without either value reaching a cassette."""
+    if value in CREDENTIAL_PLACEHOLDERS:
+        return value
+    return placeholder if value in set(configured) else other
+
+
+def match_credentials(r1: Any, r2: Any) -> None:
+    """vcrpy matcher: the same credential placeholder (the configured one, or another)."""
+    for name in ("X-Plex-Token", "ApiKey"):
+        assert r1.headers.get(name) == r2.headers.get(name), f"{name} differs"
 
 
 def match_plex_container(r1: Any, r2: Any) -> None:
@@ -193,6 +214,8 @@ def scrub_uri(uri: str, rules: ScrubRules) -> str:
     pairs, changed = [], False
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         clean = SECRET_PARAMETERS.get(key.lower())
+        if clean is not None and value in CREDENTIAL_PLACEHOLDERS:
+            clean = value
         if clean is None and key.lower() in ("path", "file") and value:
             clean = value if rules.keeps_path(value) else scrubbed_path(value)
         if clean is None:
@@ -211,7 +234,8 @@ def _scrub_headers(headers: Mapping[str, Any], rules: ScrubRules) -> dict[str, A
         lower = name.lower()
         listed = values if isinstance(values, list) else [values]
         if lower in SECRET_HEADERS:
-            listed = [SECRET_HEADERS[lower] for _ in listed]
+            listed = [v if v in CREDENTIAL_PLACEHOLDERS else SECRET_HEADERS[lower]
+                      for v in listed]
         elif lower in COOKIE_HEADERS:
             listed = [COOKIE_PLACEHOLDER for _ in listed]
         else:

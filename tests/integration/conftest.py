@@ -29,9 +29,13 @@ from reconciler.worker import Worker
 from tests.clock import Clock
 from tests.recording import (
     API_KEY_PLACEHOLDER,
+    OTHER_API_KEY_PLACEHOLDER,
+    OTHER_TOKEN_PLACEHOLDER,
     TOKEN_PLACEHOLDER,
     ScrubRules,
+    credential_placeholder,
     match_body,
+    match_credentials,
     match_plex_container,
     match_query,
     played_out_of_order,
@@ -67,6 +71,17 @@ def pytest_recording_configure(config, vcr) -> None:
     vcr.register_matcher("plex_container", match_plex_container)
     vcr.register_matcher("query_multiset", match_query)
     vcr.register_matcher("body_by_kind", match_body)
+    vcr.register_matcher("credentials", match_credentials)
+
+
+def _plex_token(key, value, request) -> str:
+    return credential_placeholder(value, (PLEX_TOKEN, SYNC_PLEX_TOKEN), TOKEN_PLACEHOLDER,
+                                  OTHER_TOKEN_PLACEHOLDER)
+
+
+def _stash_key(key, value, request) -> str:
+    return credential_placeholder(value, (STASH_KEY,), API_KEY_PLACEHOLDER,
+                                  OTHER_API_KEY_PLACEHOLDER)
 
 
 def _scrub_before_save(request, response):
@@ -77,13 +92,12 @@ def _scrub_before_save(request, response):
 @pytest.fixture(scope="module")
 def vcr_config() -> dict:
     return {
-        "match_on": ["method", "path", "query_multiset", "body_by_kind", "plex_container"],
-        "filter_headers": [("X-Plex-Token", TOKEN_PLACEHOLDER), ("ApiKey", API_KEY_PLACEHOLDER)]
-        + [(name, "stashplex-tests") for name in VARYING_HEADERS],
-        "filter_query_parameters": [
-            ("X-Plex-Token", TOKEN_PLACEHOLDER),
-            ("apikey", API_KEY_PLACEHOLDER),
+        "match_on": [
+            "method", "path", "query_multiset", "body_by_kind", "plex_container", "credentials"
         ],
+        "filter_headers": [("X-Plex-Token", _plex_token), ("ApiKey", _stash_key)]
+        + [(name, "stashplex-tests") for name in VARYING_HEADERS],
+        "filter_query_parameters": [("X-Plex-Token", _plex_token), ("apikey", _stash_key)],
         "before_save_interaction": _scrub_before_save,
         "decode_compressed_response": True,
     }

@@ -9,10 +9,13 @@ from tests.recording import (
     API_KEY_PLACEHOLDER,
     COOKIE_PLACEHOLDER,
     MACHINE_ID_PLACEHOLDER,
+    OTHER_TOKEN_PLACEHOLDER,
     SCRUBBED_PATH_ROOT,
     TOKEN_PLACEHOLDER,
     ScrubRules,
+    credential_placeholder,
     match_body,
+    match_credentials,
     match_query,
     played_out_of_order,
     scrub_interaction,
@@ -113,6 +116,19 @@ def test_the_token_in_a_query_is_not_matched_on():
     )
 
 
+def test_the_configured_token_and_any_other_are_told_apart_without_their_values():
+    def recorded(value: str) -> str:
+        return credential_placeholder(value, ["good-token"], TOKEN_PLACEHOLDER,
+                                      OTHER_TOKEN_PLACEHOLDER)
+
+    assert recorded("good-token") == TOKEN_PLACEHOLDER
+    assert recorded("wrong-token") == OTHER_TOKEN_PLACEHOLDER
+    assert recorded(OTHER_TOKEN_PLACEHOLDER) == OTHER_TOKEN_PLACEHOLDER  # already recorded
+    right = Request("GET", "http://plex/", None, {"X-Plex-Token": TOKEN_PLACEHOLDER})
+    wrong = Request("GET", "http://plex/", None, {"X-Plex-Token": OTHER_TOKEN_PLACEHOLDER})
+    assert matches(match_credentials, right, right) and not matches(match_credentials, right, wrong)
+
+
 def test_played_out_of_order_finds_the_first_step_back():
     assert played_out_of_order([0, 1, 2, 5]) is None
     assert played_out_of_order([0, 2, 1, 3]) == 2
@@ -139,7 +155,8 @@ def interaction(uri="http://plex:32400/", headers=None, body=None, answer="", an
 
 def test_credentials_in_headers_become_placeholders():
     request, response = interaction(
-        headers={"X-Plex-Token": ["tok-123"], "ApiKey": ["anything"], "Accept": ["*/*"]},
+        headers={"X-Plex-Token": ["tok-123"], "ApiKey": ["anything"], "Accept": ["*/*"],
+                 "X-Other": [OTHER_TOKEN_PLACEHOLDER]},
         answer_headers={"Set-Cookie": ["session=abc"]},
     )
     clean, answer = scrub_interaction(request, response, RULES)
@@ -147,6 +164,7 @@ def test_credentials_in_headers_become_placeholders():
         "X-Plex-Token": [TOKEN_PLACEHOLDER],
         "ApiKey": [API_KEY_PLACEHOLDER],
         "Accept": ["*/*"],
+        "X-Other": [OTHER_TOKEN_PLACEHOLDER],
     }
     assert answer["headers"] == {"Set-Cookie": [COOKIE_PLACEHOLDER]}
     assert request["headers"]["X-Plex-Token"] == ["tok-123"]  # the input is left alone
