@@ -26,7 +26,6 @@ MISSING_KEY_OFFSET = 1_000_000_000
 PROBE_TAG = "Stashplex Probe"
 LONG_SUMMARY_SIZES = (9_000, 20_000)
 LAG_WAITS = (1.0, 2.0, 4.0)
-SECTION_ROW = "plex-http.md §8"
 
 
 class ContractError(Exception):

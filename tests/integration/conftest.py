@@ -22,6 +22,7 @@ import pytest
 
 from reconciler.catalog import PlexCatalog
 from reconciler.config import SYNC_FIELDS, Config, parse_config
+from reconciler.emulators.plex import PlexEmulator
 from reconciler.plex import PlexClient
 from reconciler.retry import RetryRules
 from reconciler.store import Store
@@ -157,9 +158,9 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
-def plex() -> Iterator[RecordablePlexEmulator]:
+def plex() -> Iterator[PlexEmulator]:
     """The Plex emulator in-process, for the tests that run live (no cassette)."""
-    emulator = RecordablePlexEmulator(token=PLEX_TOKEN, clock=lambda: 1_790_000_000.0)
+    emulator = PlexEmulator(token=PLEX_TOKEN, clock=lambda: 1_790_000_000.0)
     emulator.add_section("Adult", ["/media"])
     emulator.start()
     yield emulator
