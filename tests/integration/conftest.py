@@ -113,12 +113,14 @@ def vcr_cassette_dir(request) -> str:
 
 @pytest.fixture(autouse=True)
 def replayed_in_full(request, vcr, record_mode) -> Iterator[None]:
-    """A replay must make every recorded request, in the recorded order."""
+    """A replay must ask only for recorded requests (even when stashplex would swallow the
+    error vcrpy raises for another), and make every one of them, in the recorded order."""
     if vcr is None or record_mode != "none":
         yield
         return
     played: list[int] = []
-    play_response = vcr.play_response
+    missing: list[str] = []
+    play_response, can_play = vcr.play_response, vcr.can_play_response_for
 
     def play_and_note(vcr_request):
         before = dict(vcr.play_counts)
@@ -126,11 +128,20 @@ def replayed_in_full(request, vcr, record_mode) -> Iterator[None]:
         played.extend(i for i, n in vcr.play_counts.items() if n != before.get(i, 0))
         return response
 
-    vcr.play_response = play_and_note
+    def can_play_or_note(vcr_request) -> bool:
+        found = can_play(vcr_request)
+        if not found:
+            missing.append(f"{vcr_request.method} {vcr_request.path}")
+        return found
+
+    vcr.play_response, vcr.can_play_response_for = play_and_note, can_play_or_note
     yield
-    vcr.play_response = play_response
+    vcr.play_response, vcr.can_play_response_for = play_response, can_play
     if getattr(request.node, "rep_call_failed", True):
         return
+    if missing:
+        pytest.fail(f"the cassette {vcr._path} holds no {missing[0]} (and {len(missing) - 1} "
+                    "more asked for); re-record with python -m tests.record", pytrace=False)
     unplayed = [i for i in range(len(vcr)) if vcr.play_counts[i] == 0]
     if unplayed:
         stored = vcr.requests[unplayed[0]]
