@@ -3,9 +3,11 @@
 From the bundled emulators (no environment needed), every cassette under `cassettes/` is
 rewritten and any cassette no test uses any more is removed. With STASHPLEX_RECORD_PLEX_URL,
 STASHPLEX_RECORD_PLEX_TOKEN and STASHPLEX_RECORD_PLEX_LIBRARY set, the same tests run against
-a real Plex's scratch library through the proxy of `tests/scratch.py` (Stash stays the
-emulator), and the cassettes they write replace the emulator-made ones file by file. Either
-way the run ends with a replay in record mode `none`.
+a real Plex's scratch library through the proxy of `tests/scratch.py`; with
+STASHPLEX_RECORD_STASH_URL, STASHPLEX_RECORD_STASH_API_KEY and STASHPLEX_RECORD_STASH_PATH,
+against a real Stash's scratch scenes through `tests/scratch_stash.py`. The cassettes they
+write replace the emulator-made ones file by file. Either way the run ends with a replay in
+record mode `none`.
 
     python -m tests.record                 # all cassettes, from the emulators
     python -m tests.record -k http_500     # some of them (pytest's -k)
@@ -25,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"
 REAL_PLEX = ("STASHPLEX_RECORD_PLEX_URL", "STASHPLEX_RECORD_PLEX_TOKEN",
              "STASHPLEX_RECORD_PLEX_LIBRARY")
-REAL_STASH = ("STASHPLEX_RECORD_STASH_URL", "STASHPLEX_RECORD_STASH_API_KEY")
+REAL_STASH = ("STASHPLEX_RECORD_STASH_URL", "STASHPLEX_RECORD_STASH_API_KEY",
+              "STASHPLEX_RECORD_STASH_PATH")
 
 
 def cassette_modules(tests: Path = ROOT / "tests") -> list[Path]:
@@ -34,19 +37,17 @@ def cassette_modules(tests: Path = ROOT / "tests") -> list[Path]:
 
 
 def real_servers(env: Mapping[str, str]) -> str | None:
-    """'plex' (a real Plex, the Stash emulator) or None (the emulators); raises ValueError on a
-    partial set, or for a real Stash, which the scratch proxies do not cover yet."""
-    plex = [name for name in REAL_PLEX if env.get(name)]
-    stash = [name for name in REAL_STASH if env.get(name)]
-    if stash:
-        raise ValueError(f"recording against a real Stash is not supported yet: unset "
-                         f"{', '.join(stash)} (the Plex side records on its own)")
-    if not plex:
-        return None
-    if len(plex) != len(REAL_PLEX):
-        missing = [name for name in REAL_PLEX if name not in plex]
-        raise ValueError(f"recording against a real Plex needs {', '.join(missing)} too")
-    return "plex"
+    """'plex', 'stash', 'plex+stash' or None (the emulators); ValueError on a partial set."""
+    found = []
+    for server, names in (("plex", REAL_PLEX), ("stash", REAL_STASH)):
+        given = [name for name in names if env.get(name)]
+        if given and len(given) != len(names):
+            missing = [name for name in names if name not in given]
+            raise ValueError(f"recording against a real {server.title()} needs "
+                             f"{', '.join(missing)} too")
+        if given:
+            found.append(server)
+    return "+".join(found) or None
 
 
 def _pytest(modules: list[Path], extra: list[str], env: Mapping[str, str]) -> int:

@@ -283,16 +283,25 @@ REAL_PLEX = ("STASHPLEX_RECORD_PLEX_URL", "STASHPLEX_RECORD_PLEX_TOKEN",
              "STASHPLEX_RECORD_PLEX_LIBRARY")
 
 
+REAL_STASH = ("STASHPLEX_RECORD_STASH_URL", "STASHPLEX_RECORD_STASH_API_KEY",
+              "STASHPLEX_RECORD_STASH_PATH")
+
+
 def real_plex_configured(env: Mapping[str, str] | None = None) -> bool:
     env = os.environ if env is None else env
     return all(env.get(name) for name in REAL_PLEX)
 
 
+def real_stash_configured(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return all(env.get(name) for name in REAL_STASH)
+
+
 @contextmanager
-def running_proxy(test_tokens: list[str]) -> Iterator[str]:
-    """The proxy in a process of its own, for as long as the block runs; yields its URL."""
-    command = [sys.executable, "-m", "tests.scratch", "--port", str(free_port())]
-    command += [f"--test-token={token}" for token in test_tokens]
+def running_proxy(module: str, options: list[str]) -> Iterator[str]:
+    """A proxy (`tests.scratch` or `tests.scratch_stash`) in a process of its own, for as long
+    as the block runs; yields its URL."""
+    command = [sys.executable, "-m", module, "--port", str(free_port()), *options]
     process = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[1],
                                stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None

@@ -23,6 +23,7 @@ import pytest
 from reconciler.catalog import PlexCatalog
 from reconciler.config import SYNC_FIELDS, Config, parse_config
 from reconciler.emulators.plex import PlexEmulator
+from reconciler.emulators.stash import StashEmulator
 from reconciler.plex import PlexClient
 from reconciler.retry import RetryRules
 from reconciler.store import Store
@@ -42,7 +43,7 @@ from tests.recording import (
     played_out_of_order,
     scrub_interaction,
 )
-from tests.scratch import real_plex_configured, running_proxy
+from tests.scratch import real_plex_configured, real_stash_configured, running_proxy
 from tests.scripted import PlexOverHttp, RecordablePlexEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,10 +185,26 @@ def plex_under_test(record_mode: str, token: str) -> Iterator[str]:
     the STASHPLEX_RECORD_PLEX_* variables set, a real server's scratch library behind the
     proxy of `tests/scratch.py`."""
     if record_mode != "none" and real_plex_configured():
-        with running_proxy([token]) as url:
+        with running_proxy("tests.scratch", [f"--test-token={token}"]) as url:
             yield url
         return
     emulator = RecordablePlexEmulator(token=token, clock=lambda: 1_790_000_000.0).start()
+    try:
+        yield emulator.url
+    finally:
+        emulator.stop()
+
+
+@contextmanager
+def stash_under_test(record_mode: str) -> Iterator[str]:
+    """The URL of the Stash a cassette test talks to: the emulator, or, when recording with
+    the STASHPLEX_RECORD_STASH_* variables set, a real server's scratch scenes behind the
+    proxy of `tests/scratch_stash.py`."""
+    if record_mode != "none" and real_stash_configured():
+        with running_proxy("tests.scratch_stash", [f"--test-key={STASH_KEY}"]) as url:
+            yield url
+        return
+    emulator = StashEmulator(api_key=STASH_KEY, now=Clock(1_790_000_000.0)).start()
     try:
         yield emulator.url
     finally:

@@ -12,9 +12,12 @@ import pytest
 
 from reconciler.app import App
 from reconciler.config import parse_config
-from reconciler.emulators.stash import StashEmulator
-from tests.clock import Clock
-from tests.integration.conftest import STASH_KEY, SYNC_PLEX_TOKEN, plex_under_test
+from tests.integration.conftest import (
+    STASH_KEY,
+    SYNC_PLEX_TOKEN,
+    plex_under_test,
+    stash_under_test,
+)
 from tests.scripted import PlexOverHttp, StashOverHttp
 
 pytestmark = pytest.mark.integration
@@ -48,12 +51,11 @@ class RecordedWorld:
 
 @pytest.fixture
 def recorded_world(tmp_path, record_mode):
-    stash = StashEmulator(api_key=STASH_KEY, now=Clock(1_790_000_000.0)).start()
-    with plex_under_test(record_mode, SYNC_PLEX_TOKEN) as plex_url:
-        world = RecordedWorld(tmp_path, stash.url, plex_url)
+    with stash_under_test(record_mode) as stash_url, \
+            plex_under_test(record_mode, SYNC_PLEX_TOKEN) as plex_url:
+        world = RecordedWorld(tmp_path, stash_url, plex_url)
         yield world
         world.app.close()
-    stash.stop()
 
 
 @pytest.mark.vcr

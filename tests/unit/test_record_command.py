@@ -25,11 +25,22 @@ def test_a_partial_set_names_what_is_missing():
         real_servers(partial)
 
 
-def test_a_real_stash_is_refused_with_exit_2(capsys):
+def test_a_partial_stash_set_is_exit_2_naming_what_is_missing(capsys):
     env = {**PLEX, "STASHPLEX_RECORD_STASH_URL": "http://stash.lan:9999"}
     assert main([], env=env) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "STASHPLEX_RECORD_STASH_URL" in err
+    assert err.count("\n") == 1
+    assert "STASHPLEX_RECORD_STASH_API_KEY, STASHPLEX_RECORD_STASH_PATH too" in err
+
+
+def test_both_servers_can_be_real():
+    stash = {
+        "STASHPLEX_RECORD_STASH_URL": "http://stash.lan:9999",
+        "STASHPLEX_RECORD_STASH_API_KEY": "k",
+        "STASHPLEX_RECORD_STASH_PATH": "/srv/scratch",
+    }
+    assert real_servers({**PLEX, **stash}) == "plex+stash"
+    assert real_servers(stash) == "stash"
 
 
 def test_the_cassette_modules_are_the_ones_with_vcr_tests():
