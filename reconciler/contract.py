@@ -9,6 +9,7 @@ variables it says what to set and exits 2.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -53,6 +54,13 @@ def main(
     out: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m reconciler.contract",
+        description=__doc__,
+        epilog="environment: " + "; ".join(f"{k}: {v}" for k, v in ENVIRONMENT.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.parse_args(argv)
     env = os.environ if env is None else env
     out = out or sys.stdout
     missing = [name for name in ENVIRONMENT if not env.get(name)]

@@ -99,7 +99,7 @@ def test_the_scratch_item_is_put_back_and_nothing_else_is_touched(switches, cloc
         "STASHPLEX_RECORD_PLEX_LIBRARY": "Scratch",
     }
     try:
-        status = main(env=env, out=out, sleep=clock.tick)
+        status = main([], env=env, out=out, sleep=clock.tick)
         after = held(plex, probe_key)
         others_after = {key: held(plex, key) for key in others}
     finally:
@@ -122,7 +122,7 @@ def test_the_report_names_the_matching_emulator_setting(clock):
         "STASHPLEX_RECORD_PLEX_LIBRARY": "Scratch",
     }
     try:
-        main(env=env, out=out, sleep=clock.tick)
+        main([], env=env, out=out, sleep=clock.tick)
     finally:
         plex.stop()
     text = out.getvalue()
@@ -140,7 +140,7 @@ def test_an_unknown_library_is_one_clear_line(clock, capsys):
         "STASHPLEX_RECORD_PLEX_LIBRARY": "Nope",
     }
     try:
-        status = main(env=env, sleep=clock.tick)
+        status = main([], env=env, sleep=clock.tick)
     finally:
         plex.stop()
     assert status == 1
