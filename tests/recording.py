@@ -7,7 +7,8 @@ Matching: a GraphQL request matches on its operation name, its query (parsed and
 again, so formatting does not count) and its variables; a JSON request (the emulators'
 set-up calls) on its parsed body; any other body on its bytes; every request on its method,
 path and query, the query compared as a multiset (order free, blank values kept) without
-the token or API key.
+the token or API key; and on which credential it carries, recorded only as a placeholder
+(the one the test configured, or another, so a wrong token a test is about still counts).
 
 Scrubbing: credentials, Plex server ids (machineIdentifier) and every file path outside
 the scratch library are replaced by placeholders before an interaction is written.
