@@ -240,8 +240,9 @@ class PlexClient:
 
         Pages by key (`sort=id`, then `id>>=` the last ratingKey): Plex's default order is by
         title, and a title changed or an item removed during a long listing would shift
-        items across offset pages. `where` keeps its order (Plex's OR groups depend on it),
-        and paging ends on a short or empty page, `totalSize` being optional.
+        items across offset pages. `where` keeps its order (Plex's OR groups depend on it).
+        Paging ends on a short or empty page, or when `totalSize` (optional in Plex's
+        answers) says nothing is left.
         """
         base = f"/library/sections/{section.key}/all"
         headers = {"X-Plex-Container-Start": "0", "X-Plex-Container-Size": str(page_size)}
@@ -259,19 +260,20 @@ class PlexClient:
             children = (
                 [el for el in root if el.tag in ("Video", "Directory")] if root is not None else []
             )
-            fresh = 0
             for element in children:
                 item = parse_item(element, section.key)
-                if last is None or item.rating_key > last:
-                    fresh += 1
-                    last = item.rating_key
-                    yield item
-            if len(children) < page_size:
+                if last is not None and item.rating_key <= last:
+                    if item.rating_key == last:
+                        continue  # a `>>=` read as `>=` lists the last item again
+                    raise PlexTemporaryError(
+                        f"Plex did not list library {section.title!r} by ratingKey "
+                        f"(item {item.rating_key} after {last})"
+                    )
+                last = item.rating_key
+                yield item
+            total = root.attrib.get("totalSize") if root is not None else None
+            if len(children) < page_size or (total is not None and _int(total) <= page_size):
                 return
-            if not fresh:
-                raise PlexTemporaryError(
-                    f"Plex ignored the key filter while listing library {section.title!r}"
-                )
 
     def fetch_items(self, rating_keys: Sequence[int]) -> dict[int, PlexItem]:
         """Full metadata (every tag, every lock) for many items, 100 per request."""

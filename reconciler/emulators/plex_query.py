@@ -283,7 +283,10 @@ def run_query(section: _Section, query: Query, tag_id: Callable[[str, str], int]
     floor, where = _key_floor(query.where)
     if floor is not None:
         ordered = ordered[bisect.bisect_right(ordered, floor, key=lambda it: it.rating_key) :]
-    items = [it for it in ordered if it.type == query.item_type]
+    if query.item_type == section.item_type:  # a section holds items of one type
+        items = list(ordered)
+    else:
+        items = [it for it in ordered if it.type == query.item_type]
     if where != ("all", ()):
         pred = _compile(where, tag_id)
         items = [it for it in items if pred(it)]
