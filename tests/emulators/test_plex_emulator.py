@@ -564,17 +564,18 @@ def test_unknown_filter_fields_are_ignored_not_refused(emu: PlexEmulator, clock:
 def test_a_star_rating_moves_last_rated_at_but_not_updated_at(
     emu: PlexEmulator, clock: Clock
 ) -> None:
-    by_stars, by_rate = emu.add_item(1, "/data/movies/a.mkv"), emu.add_item(1, "/data/movies/b.mkv")
+    by_stars, by_rate, by_hand = (emu.add_item(1, f"/data/movies/{n}.mkv") for n in "abc")
     clock.tick(60)
 
     emu.rate_item(by_stars, 8)
     connect(emu).fetchItem(by_rate).rate(4)
+    emu.edit_item(by_hand, user_rating=6)
 
-    for key, rating in ((by_stars, 8.0), (by_rate, 4.0)):
+    for key, rating in ((by_stars, 8.0), (by_rate, 4.0), (by_hand, 6.0)):
         item = emu.item(key)
         assert (item.user_rating, item.updated_at, item.last_rated_at) == (rating, T0, T0 + 60)
     assert listed(emu, f"type=1&updatedAt>>={T0}") == []
-    assert listed(emu, f"type=1&sort=id&lastRatedAt>>={T0}") == [by_stars, by_rate]
+    assert listed(emu, f"type=1&sort=id&lastRatedAt>>={T0}") == [by_stars, by_rate, by_hand]
 
 
 @pytest.mark.parametrize("missing_in_batch, status", [("rest", 200), ("404", 404)])
