@@ -16,6 +16,8 @@ from reconciler.app import App
 from reconciler.config import parse_config
 from reconciler.emulators.plex import PlexEmulator
 from reconciler.emulators.stash import StashEmulator
+from reconciler.engine import PLEX_MARK
+from reconciler.errors import PlexUnavailable
 from tests.clock import Clock
 
 pytestmark = pytest.mark.integration
@@ -225,3 +227,21 @@ def test_a_title_changed_while_plex_is_listed_drops_no_item(make_world, plex_clo
     assert world.plex.item(first).title == "Z, retitled while listed"
     assert summary.updated == 1 and summary.waiting == 0
     assert world.item(scene_id).title == "Scene 1"
+
+
+def test_a_poll_during_plex_maintenance_loses_nothing(make_world, plex_clock):
+    world = synced(make_world(), plex_clock)
+    world.poll_and_drain()
+    mark = world.app.store.watermark(PLEX_MARK)
+    plex_clock.tick(30)
+    world.plex.edit_item(world.rating_keys["1"], title="Typed by hand")
+    world.plex.maintenance("Plex Media Server is currently running database migrations.")
+
+    with pytest.raises(PlexUnavailable, match="503"):
+        world.app.engine.poll()
+    assert world.app.store.watermark(PLEX_MARK) == mark
+    world.plex.maintenance(None)
+    report, result = world.poll_and_drain()
+
+    assert report.plex_changed == 1 and result.applied == 1
+    assert world.item("1").title == "Scene 1"
