@@ -17,7 +17,7 @@ from reconciler.config import parse_config
 from reconciler.emulators.plex import PlexEmulator
 from reconciler.emulators.stash import StashEmulator
 from reconciler.engine import PLEX_MARK
-from reconciler.errors import PlexUnavailable
+from reconciler.errors import PlexTemporaryError, PlexUnavailable
 from tests.clock import Clock
 
 pytestmark = pytest.mark.integration
@@ -245,3 +245,28 @@ def test_a_poll_during_plex_maintenance_loses_nothing(make_world, plex_clock):
 
     assert report.plex_changed == 1 and result.applied == 1
     assert world.item("1").title == "Scene 1"
+
+
+def test_a_listing_plex_did_not_sort_by_key_is_refused_not_half_read(make_world):
+    """Key paging is only sound in ratingKey order: a server that ignored `sort=id` must not
+    make items vanish from the index in silence."""
+    world = make_world()
+    for n in range(1, 4):
+        world.add(n, title=f"{4 - n} by title")
+    world.app.catalog.build()
+    by_title = sorted(world.plex.items("Adult"), key=lambda item: item.title)
+    videos = "".join(
+        f'<Video ratingKey="{item.rating_key}" type="movie" title="{item.title}" '
+        f'updatedAt="{item.updated_at}"><Media><Part file="{item.files[0]}"/></Media></Video>'
+        for item in by_title
+    )
+    world.plex.inject(
+        200,
+        body=f'<MediaContainer size="3">{videos}</MediaContainer>'.encode(),
+        content_type="text/xml",
+        path_prefix="/library/sections/1/all",
+    )
+
+    with pytest.raises(PlexTemporaryError, match="did not list library 'Adult' by ratingKey"):
+        world.app.catalog.build()
+    assert len(world.app.catalog.index.lookup("/media/Studio/scene-1.mp4")) == 1
