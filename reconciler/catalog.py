@@ -1,20 +1,26 @@
 """The Plex side's file index: which item holds which file, kept fresh cheaply.
 
 A full sweep pages through every configured library once. After that, a refresh
-asks each library only for items updated since the newest stamp already seen
-(Plex's own clock, re-reading that last second), so new, moved and edited items
-show up without a full listing.
+asks each library only for items updated or rated since the newest stamp already seen
+(Plex's own clock, re-reading that last second), so new, moved, edited and re-rated
+items show up without a full listing.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from reconciler.matching import PathIndex
 from reconciler.models import PlexItem
 from reconciler.pathmap import path_key
 from reconciler.plex import PlexClient, Section, fingerprint
+
+log = logging.getLogger(__name__)
+
+CHANGES_PAGE_SIZE = 1000  # after a run of writes every written item is listed again
 
 
 class PlexCatalog:
@@ -25,6 +31,10 @@ class PlexCatalog:
         self.fingerprints: dict[int, str] = {}
         self.newest_stamp: int | None = None
         self.built = False
+        # Plex's OR groups ask for "updated or rated" in one request; a PMS that does not
+        # understand them answers with items outside the filter, and is then asked twice
+        self.or_groups = True
+        self.ratings_filter = True
         self._clock = clock
         self._refreshed_at: float | None = None
 
@@ -39,7 +49,7 @@ class PlexCatalog:
         index.add(item)
         stamps[item.rating_key] = item.updated_at
         fingerprints[item.rating_key] = fingerprint(item)
-        return max(item.updated_at, item.added_at)
+        return item.changed_at
 
     def sections(self) -> list[Section]:
         return self.plex.configured_sections()
@@ -76,23 +86,66 @@ class PlexCatalog:
         for _ in self.sweep():
             pass
 
-    def changed_since(self, stamp: int) -> list[PlexItem]:
-        """Items updated at or after `stamp` (Plex's epoch seconds; new items count as updated),
-        indexed on the way.
+    def changed_since(self, stamp: int | None) -> list[PlexItem]:
+        """Items updated or rated at or after `stamp` (Plex's epoch seconds; new items count as
+        updated), indexed on the way; every item when `stamp` is None.
 
-        Asks from the second before: whether Plex's `>>=` includes its bound or not,
-        the items of `stamp` itself come back.
+        Asks from the second before: whether Plex's `>>=` includes its bound or not, the
+        items of `stamp` itself come back. Never below 1: Plex reads `-N` as "N seconds ago".
         """
+        bound = max(1, stamp - 1) if stamp else 1
         changed = []
         for section in self.sections():
-            # after a run of writes every written item is listed again: big pages, few requests
-            for item in self.plex.list_items(section, updated_since=stamp - 1, page_size=1000):
+            for item in self._changes_in(section, bound):
                 newest = self._take(item, self.index, self.stamps, self.fingerprints)
                 self.newest_stamp = max(self.newest_stamp or 0, newest)
-                if item.updated_at >= stamp:
-                    changed.append(item)
+                changed.append(item)
         self._refreshed_at = self._clock()
         return changed
+
+    def _changes_in(self, section: Section, bound: int) -> list[PlexItem]:
+        updated = ("updatedAt>>", bound)
+        rated = ("lastRatedAt>>", bound)
+        if self.or_groups:
+            either = [("push", 1), updated, ("or", 1), rated, ("pop", 1)]
+            found = self._listing(
+                section, either, lambda it: it.updated_at >= bound or it.last_rated_at >= bound
+            )
+            if found is not None:
+                return found
+            log.info(
+                "Plex does not understand OR groups in filters: asking for updates and "
+                "ratings in two requests from now on"
+            )
+            self.or_groups = False
+        found = self._listing(section, [updated], lambda it: True) or []
+        if self.ratings_filter:
+            ratings = self._listing(section, [rated], lambda it: it.last_rated_at >= bound)
+            if ratings is None:
+                log.warning(
+                    "Plex does not filter by lastRatedAt: a rating changed in Plex is "
+                    "put back by the next full pass only"
+                )
+                self.ratings_filter = False
+            else:
+                keys = {item.rating_key for item in found}
+                found.extend(item for item in ratings if item.rating_key not in keys)
+        return found
+
+    def _listing(
+        self,
+        section: Section,
+        where: Sequence[tuple[str, Any]],
+        wanted: Callable[[PlexItem], bool],
+    ) -> list[PlexItem] | None:
+        """A filtered listing; None as soon as Plex answers with an item the filter excludes
+        (a real PMS ignores a filter it does not understand and lists the whole library)."""
+        found = []
+        for item in self.plex.list_items(section, where, page_size=CHANGES_PAGE_SIZE):
+            if not wanted(item):
+                return None
+            found.append(item)
+        return found
 
     def refresh(self, max_age: float = 0.0) -> list[PlexItem]:
         """Bring the index up to date: a full build the first time, only the changes after."""
@@ -101,7 +154,7 @@ class PlexCatalog:
             return []
         if self._refreshed_at is not None and self._clock() - self._refreshed_at < max_age:
             return []
-        return self.changed_since(self.newest_stamp or 0)
+        return self.changed_since(self.newest_stamp)
 
     def forget(self, rating_key: int) -> None:
         """An item Plex no longer has."""

@@ -263,38 +263,36 @@ class Engine:
             self.store.set_setting(key, json.dumps(value))
 
     def poll_plex(self, report: PollReport) -> None:
-        """Items Plex added or changed: new files get their metadata, outside edits are reverted."""
+        """Items Plex added, changed or re-rated: new files get their metadata, outside edits
+        are reverted.
+
+        Every listed item is compared with what stashplex left there (a local read), the
+        mark's own second included: a hand edit made in the second of stashplex's write
+        shares its stamp and differs only in content.
+        """
         mark = self.store.watermark(PLEX_MARK)
-        since = int(mark) if mark else (self.catalog.newest_stamp or 0)
+        since = int(mark) if mark else self.catalog.newest_stamp  # None: Plex had nothing yet
         seen_at_mark = set((self.store.setting(SEEN_AT_MARK) or "").split(","))
         listed = self.catalog.changed_since(since)
-        # Plex stamps are whole seconds: the mark's own second is read again, minus what was seen
-        items = [
-            item
-            for item in listed
-            if max(item.updated_at, item.added_at) > since
-            or str(item.rating_key) not in seen_at_mark
-        ]
         unclaimed = self._unclaimed()
-        if not items and not unclaimed:
+        if not listed and not unclaimed:
             return
-        keys = [item.rating_key for item in items]
-        with self.store.reading():
-            states = {
-                row.rating_key: row
-                for row in SceneState.select().where(SceneState.rating_key.in_(keys))
-            }
+        synced = self.store.synced_items(item.rating_key for item in listed)
         scene_ids: set[str] = set()
         now = time.time()
-        for item in items:
-            state = states.get(item.rating_key)
-            if state is not None:
-                if (state.plex_updated_at, state.plex_fingerprint) != (
-                    item.updated_at,
-                    fingerprint(item),
-                ):
-                    scene_ids.add(state.scene_id)
-            elif item.files:
+        for item in listed:
+            states = synced.get(item.rating_key)
+            if states:
+                scene_ids.update(
+                    state.scene_id
+                    for state in states
+                    if (state.plex_updated_at, state.plex_fingerprint)
+                    != (item.updated_at, fingerprint(item))
+                )
+            elif item.files and (
+                since is None or item.changed_at > since or str(item.rating_key) not in seen_at_mark
+            ):
+                # the mark's second is read again: an item no scene claimed is looked up once
                 unclaimed.setdefault(str(item.rating_key), [now, item.files[0]])
         scenes = self.stash.scenes_by_ids(sorted(scene_ids)) if scene_ids else []
         scenes.extend(self._claim(unclaimed, now))
@@ -303,8 +301,8 @@ class Engine:
         report.queued += self.queue(chosen)
         self.store.set_setting(UNCLAIMED, json.dumps(unclaimed) if unclaimed else None)
         if listed:
-            top = max(since, *(max(i.updated_at, i.added_at) for i in listed))
-            at_top = {str(i.rating_key) for i in listed if max(i.updated_at, i.added_at) == top}
+            top = max(since or 0, *(item.changed_at for item in listed))
+            at_top = {str(i.rating_key) for i in listed if i.changed_at == top}
             if top == since:
                 at_top |= seen_at_mark - {""}
             self.store.set_setting(SEEN_AT_MARK, ",".join(sorted(at_top)))

@@ -62,3 +62,9 @@ class PlexItem:
     updated_at: int = 0
     added_at: int = 0
     type: str = "movie"
+    last_rated_at: int = 0  # a rating given in Plex moves this stamp, not `updated_at`
+
+    @property
+    def changed_at(self) -> int:
+        """The newest of the stamps a Plex-side change moves."""
+        return max(self.updated_at, self.added_at, self.last_rated_at)

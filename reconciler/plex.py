@@ -99,6 +99,7 @@ def parse_item(element: ET.Element, section_id: int = 0) -> PlexItem:
         updated_at=_int(attrib.get("updatedAt")),
         added_at=_int(attrib.get("addedAt")),
         type=attrib.get("type", "movie"),
+        last_rated_at=_int(attrib.get("lastRatedAt")),
     )
 
 
@@ -231,35 +232,47 @@ class PlexClient:
     def list_items(
         self,
         section: Section,
+        where: Sequence[tuple[str, Any]] = (),
         *,
-        updated_since: int | None = None,
-        added_since: int | None = None,
         page_size: int = LISTING_PAGE_SIZE,
     ) -> Iterator[PlexItem]:
-        """Page through a section's items (partial: files and stamps are what matter here)."""
-        args: dict[str, Any] = {"type": section.search_type}
-        if updated_since is not None:
-            args["updatedAt>>"] = updated_since
-        if added_since is not None:
-            args["addedAt>>"] = added_since
-        key = f"/library/sections/{section.key}/all{joinArgs(args)}"
-        start = 0
+        """Page through a section's items matching `where` (partial: files and stamps matter).
+
+        Pages by key (`sort=id`, then `id>>=` the last ratingKey): Plex's default order is by
+        title, and a title changed or an item removed during a long listing would shift
+        items across offset pages. `where` keeps its order (Plex's OR groups depend on it).
+        Paging ends on a short or empty page, or when `totalSize` (optional in Plex's
+        answers) says nothing is left.
+        """
+        base = f"/library/sections/{section.key}/all"
+        headers = {"X-Plex-Container-Start": "0", "X-Plex-Container-Size": str(page_size)}
+        last: int | None = None
         while True:
-            headers = {
-                "X-Plex-Container-Start": str(start),
-                "X-Plex-Container-Size": str(page_size),
-            }
+            args = [("type", section.search_type), *where, ("sort", "id")]
+            if last is not None:
+                args.append(("id>>", last))
+            query = "&".join(f"{key}={quote(str(value), safe='')}" for key, value in args)
             root = self.query(
-                key, f"listing library {section.title!r} from item {start}", headers=headers
+                f"{base}?{query}",
+                f"listing library {section.title!r} after item {last or 0}",
+                headers=headers,
             )
-            if root is None:
-                return
-            children = [el for el in root if el.tag in ("Video", "Directory")]
+            children = (
+                [el for el in root if el.tag in ("Video", "Directory")] if root is not None else []
+            )
             for element in children:
-                yield parse_item(element, section.key)
-            total = _int(root.attrib.get("totalSize") or root.attrib.get("size"))
-            start += len(children)
-            if not children or start >= total:
+                item = parse_item(element, section.key)
+                if last is not None and item.rating_key <= last:
+                    if item.rating_key == last:
+                        continue  # a `>>=` read as `>=` lists the last item again
+                    raise PlexTemporaryError(
+                        f"Plex did not list library {section.title!r} by ratingKey "
+                        f"(item {item.rating_key} after {last})"
+                    )
+                last = item.rating_key
+                yield item
+            total = root.attrib.get("totalSize") if root is not None else None
+            if len(children) < page_size or (total is not None and _int(total) <= page_size):
                 return
 
     def fetch_items(self, rating_keys: Sequence[int]) -> dict[int, PlexItem]:
@@ -267,17 +280,25 @@ class PlexClient:
         found: dict[int, PlexItem] = {}
         keys = list(dict.fromkeys(rating_keys))
         for start in range(0, len(keys), DETAIL_BATCH_SIZE):
-            chunk = keys[start : start + DETAIL_BATCH_SIZE]
-            ids = ",".join(str(k) for k in chunk)
-            try:
-                root = self.query(f"/library/metadata/{ids}", f"reading items {ids}")
-            except PlexNotFound:
-                continue
-            for element in root if root is not None else []:
-                if element.tag in ("Video", "Directory"):
-                    item = parse_item(element)
-                    found[item.rating_key] = item
+            self._fetch_chunk(keys[start : start + DETAIL_BATCH_SIZE], found)
         return found
+
+    def _fetch_chunk(self, keys: list[int], found: dict[int, PlexItem]) -> None:
+        """One multi-id read. Plex may answer 404 when only some ids are gone, so a 404 is
+        split in halves and asked again: only a single id's 404 says that item is gone."""
+        ids = ",".join(str(k) for k in keys)
+        try:
+            root = self.query(f"/library/metadata/{ids}", f"reading items {ids}")
+        except PlexNotFound:
+            if len(keys) > 1:
+                middle = len(keys) // 2
+                self._fetch_chunk(keys[:middle], found)
+                self._fetch_chunk(keys[middle:], found)
+            return
+        for element in root if root is not None else []:
+            if element.tag in ("Video", "Directory"):
+                item = parse_item(element)
+                found[item.rating_key] = item
 
     # -- writing -------------------------------------------------------------
 

@@ -117,6 +117,16 @@ MODELS = [Job, DeadLetter, Watermark, SceneState, Setting]
 
 
 @dataclass(frozen=True)
+class SyncedItem:
+    """How stashplex left a Plex item when it last synced a scene to it."""
+
+    scene_id: str
+    rating_key: int
+    plex_updated_at: int | None
+    plex_fingerprint: str | None
+
+
+@dataclass(frozen=True)
 class QueueCounts:
     queued: int
     running: int
@@ -498,4 +508,25 @@ class Store:
                 chunk = ids[start : start + 500]
                 for row in SceneState.select().where(SceneState.scene_id.in_(chunk)):
                     found[row.scene_id] = row
+        return found
+
+    def synced_items(self, rating_keys: Iterable[int]) -> dict[int, list[SyncedItem]]:
+        """The sync state of the scenes last written to these Plex items, by ratingKey."""
+        keys = list(dict.fromkeys(int(k) for k in rating_keys))
+        found: dict[int, list[SyncedItem]] = {}
+        with self.reading():
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                query = SceneState.select(
+                    SceneState.scene_id,
+                    SceneState.rating_key,
+                    SceneState.plex_updated_at,
+                    SceneState.plex_fingerprint,
+                ).where(SceneState.rating_key.in_(chunk))
+                for row in query:
+                    found.setdefault(row.rating_key, []).append(
+                        SyncedItem(
+                            row.scene_id, row.rating_key, row.plex_updated_at, row.plex_fingerprint
+                        )
+                    )
         return found

@@ -2,7 +2,10 @@
 
 It answers with the URLs, XML shapes, paging, status codes and edit semantics of a real
 server, on a real socket, so the daemon's Plex client is tested through plexapi
-rather than against mocks. Run standalone with
+rather than against mocks. Where a real PMS is known to differ from the obvious (relative
+dates, strict `>>=`, `titleSort` order, ignored unknown filters, ratings, the maintenance 503,
+multi-id reads), the behaviour and its source are given where it is modelled
+(`plex_query`, `rate_item`, `maintenance`, the constructor's switches). Run standalone with
 `python -m reconciler.emulators.plex --port P [--token T] [--fixture state.json]`.
 """
 
@@ -38,6 +41,7 @@ _REASONS = {
     405: "Method Not Allowed",
     500: "Internal Server Error",
 }
+MISSING_IN_BATCH = ("rest", "404")
 _SECTION = re.compile(r"^/library/sections/(\d+)(?:/([A-Za-z]+))?/?$")
 _METADATA = re.compile(r"^/library/metadata/([^/]+)(?:/([A-Za-z]+)(?:/(\d+))?)?/?$")
 _KINDS = ("listing", "detail", "write", "image", "other")
@@ -46,7 +50,9 @@ _CALLABLE = {
     "add_section",
     "add_item",
     "edit_item",
+    "rate_item",
     "remove_item",
+    "maintenance",
     "agent_refresh",
     "item",
     "items",
@@ -137,10 +143,25 @@ class PlexEmulator(EmulatorServer):
         token: str | None = "plex-test-token",
         port: int | None = None,
         clock: Callable[[], float] | None = None,
+        *,
+        or_groups: bool = True,
+        missing_in_batch: str = "rest",
     ) -> None:
+        """`or_groups` and `missing_in_batch` are switches for what is not known of real PMS.
+
+        `or_groups=False`: a PMS that does not understand `push=1 ... or=1 ... pop=1` ignores
+        the grouped filter, as it ignores any unknown filter (so the whole library answers).
+        `missing_in_batch`: how `GET /library/metadata/1,2,3` answers when some of the ids are
+        gone, `"rest"` (200 with the others) or `"404"` (`shared/reference/plex-http.md` §8
+        marks it unknown). When none of them exist it is a 404 either way."""
         super().__init__(port)
+        if missing_in_batch not in MISSING_IN_BATCH:
+            raise ValueError(f"missing_in_batch must be one of {MISSING_IN_BATCH}")
         self.token = token
         self.library = PlexLibrary(clock or time.time)
+        self.or_groups = or_groups
+        self.missing_in_batch = missing_in_batch
+        self._maintenance: str | None = None
         self._stats: Counter[str] = Counter()
         self._cache: dict[tuple[Any, ...], list[_Item]] = {}
 
@@ -199,6 +220,19 @@ class PlexEmulator(EmulatorServer):
                 found = self.library.section(section).ordered()
             return [self.library.snapshot(it) for it in found]
 
+    def rate_item(self, rating_key: int | str, rating: float | None) -> None:
+        """A user's stars in Plex Web: `userRating` and `lastRatedAt` move, `updatedAt` not."""
+        self.library.rate_item(rating_key, rating)
+
+    def maintenance(self, status: str | None) -> None:
+        """Answer every Plex request with PMS's 503 maintenance body until called with None.
+
+        During database migrations PMS answers `<Response code="503" title="Maintenance"
+        status="..."/>` (`shared/reference/plex-http.md` §8: linuxserver/docker-plex issues
+        431 and 456, captured bodies)."""
+        with self._lock:
+            self._maintenance = status
+
     def remove_item(self, rating_key: int | str) -> None:
         """The file is gone and the trash emptied: the ratingKey answers 404 from now on."""
         self.library.remove_item(rating_key)
@@ -244,6 +278,15 @@ class PlexEmulator(EmulatorServer):
         path, method = request.path, request.method
         if path.startswith("/_emulator/"):
             return self._control(request)
+        with self._lock:
+            maintenance = self._maintenance
+        if maintenance is not None:
+            body = plex_xml.document(
+                plex_xml.element(
+                    "Response", [("code", 503), ("title", "Maintenance"), ("status", maintenance)]
+                )
+            )
+            return Response(503, body, "text/xml;charset=utf-8")
         params = parse_qsl(request.query, keep_blank_values=True)
         if path == "/identity" and method in ("GET", "HEAD"):
             return _xml(plex_xml.identity(self.library))
@@ -338,7 +381,7 @@ class PlexEmulator(EmulatorServer):
 
     def _listing(self, request: Request, section: Any, params: list[tuple[str, str]]) -> Response:
         lib = self.library
-        query = parse_query(section, params, lib.now())
+        query = parse_query(section, params, lib.now(), self.or_groups)
         start, size = self._page(request, params)
         cache_key = (section.key, query, lib.version)
         matched = self._cache.get(cache_key)
@@ -379,13 +422,12 @@ class PlexEmulator(EmulatorServer):
         query = dict(params)
         if sub is None:
             if method in ("GET", "HEAD"):
+                wanted = list(dict.fromkeys(ids.split(",")))
                 with lib.lock:
                     found = [
-                        lib.by_key[int(i)]
-                        for i in ids.split(",")
-                        if i.isdigit() and int(i) in lib.by_key
+                        lib.by_key[int(i)] for i in wanted if i.isdigit() and int(i) in lib.by_key
                     ]
-                    if not found:
+                    if not found or (self.missing_in_batch == "404" and len(found) < len(wanted)):
                         raise EditError(404, f"no item {ids}")
                     return _xml(plex_xml.details(lib, found))
             if method == "DELETE":
@@ -495,8 +537,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--token", default=None, help="required X-Plex-Token (default: no auth)")
     parser.add_argument("--fixture", help="JSON state (dump() output or a minimal fixture)")
+    parser.add_argument(
+        "--no-or-groups", action="store_true", help="ignore push/or/pop filter groups"
+    )
+    parser.add_argument(
+        "--missing-in-batch",
+        choices=MISSING_IN_BATCH,
+        default="rest",
+        help="how a multi-id read answers when some ids are gone",
+    )
     args = parser.parse_args(argv)
-    emulator = PlexEmulator(token=args.token, port=args.port)
+    emulator = PlexEmulator(
+        token=args.token,
+        port=args.port,
+        or_groups=not args.no_or_groups,
+        missing_in_batch=args.missing_in_batch,
+    )
     return emulator.serve_until_signalled(args.fixture)
 
 

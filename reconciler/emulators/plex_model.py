@@ -407,13 +407,26 @@ class PlexLibrary:
                 raise TypeError(f"unknown item field {name!r}")
 
     def edit_item(self, rating_key: int | str, **fields: Any) -> None:
+        """A hand edit; a rating among the fields is given with the stars (see `rate_item`)."""
         with self.lock:
             item = self.get(rating_key)
             try:
                 self._assign(item, fields)
             except EditError as exc:
                 raise ValueError(exc.reason) from None
-            item.updated_at = self.now()
+            if set(fields) - {"user_rating"}:
+                item.updated_at = self.now()
+            self.changed(item)
+
+    def rate_item(self, rating_key: int | str, rating: float | None) -> None:
+        """The stars in Plex Web (`PUT /:/rate`): a rating moves `lastRatedAt`, not `updatedAt`.
+
+        Source: `shared/reference/plex-http.md` §8 (bomer/plexify `docs/PLEX-API.md` §3.3;
+        plexapi `library.py` lists `lastRatedAt` among the date filter fields)."""
+        with self.lock:
+            item = self.get(rating_key)
+            item.user_rating = None if rating is None else check_rating(rating)
+            item.last_rated_at = self.now()
             self.changed(item)
 
     def agent_refresh(self, rating_key: int | str) -> None:

@@ -1,14 +1,28 @@
 """Media queries on `/library/sections/{id}/all`: type, filters, sort, limit, paging.
 
 Grammar as PMS documents it: `field[op]=value` with ops `=` `!=` `==` `!==` `<=` `>=` `>>=` `<<=`,
-`,` between values = OR, dates as epoch seconds or relative `-N(s|m|h|d|w|mon|y)`,
+`,` between values = OR, `push=1` ... `pop=1` around a group and `or=1` between its terms
+(terms are AND-ed otherwise), dates as epoch seconds or relative `-N[unit]`,
 `sort=[libtype.]field[:asc|desc|nullsLast],...`. Keys arrive percent-encoded
 (`updatedAt%3E%3E=`); `parse_qsl` has already decoded them, splitting at the first `=`,
 so `updatedAt>>=5` is `("updatedAt>>", "5")` and `title==x` is `("title", "=x")`.
+
+What a real PMS does, as the emulator models it (`shared/reference/plex-http.md` §8):
+- a relative date `-N` with no unit is N seconds ago, so `updatedAt>>=-1` means "the last
+  second" (Plex API docs, "Media Queries", relative values; plexapi `library.py`);
+- `>>=` and `<<=` are strict (bomer/plexify `docs/PLEX-API.md` §3.3);
+- an unknown filter field is ignored, not refused, so a query of only unknown filters answers
+  with the whole library (plexify §3.3 and its delta-filter probe);
+- without `sort` a listing is in `titleSort` order (HA fixture `library_movies_sort.xml`,
+  `key="titleSort" default="asc"`); `sort=id` orders by ratingKey and `id>>=N` pages by key
+  (plexapi `library.py` sort fields, plexapi CI).
+Whether a PMS understands OR groups is not certain: `or_groups=False` models one that does
+not, treating the grouped filter as unknown (the whole library comes back).
 """
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import re
 from collections.abc import Callable
@@ -18,7 +32,7 @@ from typing import Any
 from .plex_model import SEARCH_TYPES, TAGS, EditError, _Item, _Section
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "mon": 2592000, "y": 31536000}
-_RELATIVE = re.compile(r"^-?(\d+)(mon|[smhdwy])$")
+_RELATIVE = re.compile(r"^(-)?(\d+)(mon|[smhdwy])?$")
 _KEY = re.compile(r"^(?:([a-z]+)\.)?([A-Za-z]+)(>>|<<|!|<|>)?$")
 _ARTICLES = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
 
@@ -54,7 +68,8 @@ SORTS: dict[str, Callable[[_Item], Any]] = {
     "tagline": lambda it: it.tagline,
 }
 # Parameters that shape the answer rather than select items.
-_PASSIVE = {"type", "sort", "limit", "push", "pop", "and", "group", "having", "clusterZoomLevel"}
+_PASSIVE = {"type", "sort", "limit", "group", "having", "clusterZoomLevel"}
+_GROUPING = {"push", "pop", "or", "and"}
 
 
 def title_sort_key(item: _Item) -> str:
@@ -68,12 +83,16 @@ def _epoch_of(date: str | None) -> int | None:
     return calendar.timegm((year, month, day, 0, 0, 0))
 
 
+# A filter expression: ("leaf", field, op, values) or ("any" | "all", (expression, ...)).
+Expression = tuple
+
+
 @dataclass(frozen=True)
 class Query:
     """A validated listing request; hashable so a result list can be cached per query."""
 
     item_type: str | None
-    filters: tuple[tuple[str, str, tuple[Any, ...]], ...]
+    where: Expression
     sort: tuple[tuple[str, bool, bool], ...]  # (field, descending, nulls last)
     limit: int | None
 
@@ -81,8 +100,9 @@ class Query:
 def _number(field: str, raw: str, now: int) -> float:
     raw = raw.strip()
     if field in DATES:
-        if m := _RELATIVE.match(raw):
-            return now - int(m.group(1)) * _UNITS[m.group(2)]
+        m = _RELATIVE.match(raw)
+        if m and (m.group(1) or m.group(3)):
+            return now - int(m.group(2)) * _UNITS[m.group(3) or "s"]
         if re.match(r"^\d{4}-\d{2}-\d{2}$", raw):
             return _epoch_of(raw) or 0
     try:
@@ -91,11 +111,66 @@ def _number(field: str, raw: str, now: int) -> float:
         raise EditError(400, f"bad value {raw!r} for {field}") from None
 
 
-def parse_query(section: _Section, params: list[tuple[str, str]], now: int) -> Query:
-    """Turn the query string into a Query; unknown filter fields with an operator are a 400."""
+def _leaf(key: str, raw: str, now: int) -> Expression | None:
+    """One `field[op]=value` term; None for a parameter that selects nothing (or is unknown)."""
+    m = _KEY.match(key)
+    name, op = (m.group(2), m.group(3) or "") if m else (key, "")
+    if name in NUMERIC:
+        if raw.startswith("="):
+            raw = raw[1:]
+        return ("leaf", name, op, tuple(_number(name, v, now) for v in raw.split(",")))
+    if name in STRINGS:
+        if raw.startswith("="):
+            op, raw = op + "=", raw[1:]
+        return ("leaf", name, op, tuple(v.lower() for v in raw.split(",")))
+    if name in TAGS:
+        return ("leaf", name, op, tuple(v.lower() for v in raw.lstrip("=").split(",")))
+    return None
+
+
+def _close(alternatives: list[list[Expression]]) -> Expression:
+    """A group's terms: AND within each run, OR between runs that `or=1` separated."""
+    runs = [("all", tuple(run)) for run in alternatives if run]
+    if not runs:
+        return ("all", ())
+    return runs[0] if len(runs) == 1 else ("any", tuple(runs))
+
+
+def _where(params: list[tuple[str, str]], now: int, or_groups: bool) -> Expression:
+    groups: list[list[list[Expression]]] = [[[]]]
+    ignored = 0  # depth inside a group a PMS without OR groups does not understand
+    for key, raw in params:
+        if key in _GROUPING and not or_groups:
+            ignored += {"push": 1, "pop": -1}.get(key, 0)
+            continue
+        if ignored > 0:
+            continue
+        if key in _GROUPING:
+            if key == "push":
+                groups.append([[]])
+            elif key == "pop":
+                if len(groups) == 1:
+                    raise EditError(400, "pop=1 without push=1")
+                done = _close(groups.pop())
+                groups[-1][-1].append(done)
+            elif key == "or":
+                groups[-1].append([])
+            continue
+        if key in _PASSIVE or key.startswith(("X-Plex-", "include", "exclude", "async", "check")):
+            continue
+        term = _leaf(key, raw, now)
+        if term is not None:
+            groups[-1][-1].append(term)
+    if len(groups) != 1:
+        raise EditError(400, "push=1 without pop=1")
+    return _close(groups[0])
+
+
+def parse_query(
+    section: _Section, params: list[tuple[str, str]], now: int, or_groups: bool = True
+) -> Query:
+    """Turn the query string into a Query; unknown filter fields are ignored, as PMS does."""
     query = dict(params)
-    if "or" in query:
-        raise EditError(400, "the emulator supports AND-combined filters only")
     item_type: str | None = section.item_type if section.type == "movie" else "show"
     if query.get("type"):
         try:
@@ -105,25 +180,7 @@ def parse_query(section: _Section, params: list[tuple[str, str]], now: int) -> Q
         item_type = next((k for k, v in SEARCH_TYPES.items() if v == type_num), None)
         if item_type is None:
             raise EditError(400, f"unsupported type {type_num}")
-    filters = []
-    for key, raw in params:
-        if key in _PASSIVE or key.startswith(("X-Plex-", "include", "exclude", "async", "check")):
-            continue
-        m = _KEY.match(key)
-        name, op = (m.group(2), m.group(3) or "") if m else (key, "")
-        if name in NUMERIC:
-            if raw.startswith("="):
-                raw = raw[1:]
-            values = tuple(_number(name, v, now) for v in raw.split(","))
-            filters.append((name, op, values))
-        elif name in STRINGS:
-            if raw.startswith("="):
-                op, raw = op + "=", raw[1:]
-            filters.append((name, op, tuple(v.lower() for v in raw.split(","))))
-        elif name in TAGS:
-            filters.append((name, op, tuple(v.lower() for v in raw.lstrip("=").split(","))))
-        elif op:
-            raise EditError(400, f"unknown filter field {name!r}")
+    where = _where(params, now, or_groups)
     sort = []
     for spec in filter(None, query.get("sort", "").split(",")):
         field_part, _, direction = spec.partition(":")
@@ -137,7 +194,7 @@ def parse_query(section: _Section, params: list[tuple[str, str]], now: int) -> Q
             limit = max(0, int(query["limit"]))
         except ValueError:
             raise EditError(400, f"bad limit {query['limit']!r}") from None
-    return Query(item_type, tuple(filters), tuple(sort), limit)
+    return Query(item_type, where, tuple(sort), limit)
 
 
 def _predicate(
@@ -200,14 +257,44 @@ def _sort_key(get: Callable[[_Item], Any], nulls_last: bool) -> Callable[[_Item]
     return key
 
 
+def _compile(where: Expression, tag_id: Callable[[str, str], int]) -> Callable[[_Item], bool]:
+    if where[0] == "leaf":
+        return _predicate(where[1], where[2], where[3], tag_id)
+    parts = [_compile(child, tag_id) for child in where[1]]
+    if where[0] == "any":
+        return lambda it: any(part(it) for part in parts)
+    return lambda it: all(part(it) for part in parts)
+
+
+def _key_floor(where: Expression) -> tuple[float | None, Expression]:
+    """A top-level `id>>=N` (keyset paging) taken out of the filter, to start by bisection."""
+    if where[0] != "all":
+        return None, where
+    floors = [t for t in where[1] if t[:3] == ("leaf", "id", ">>") and len(t[3]) == 1]
+    if not floors:
+        return None, where
+    rest = tuple(t for t in where[1] if t not in floors)
+    return max(t[3][0] for t in floors), ("all", rest)
+
+
 def run_query(section: _Section, query: Query, tag_id: Callable[[str, str], int]) -> list[_Item]:
-    """Items matching `query`, in PMS order: by ratingKey unless a sort is given."""
-    items = [it for it in section.ordered() if it.type == query.item_type]
-    for name, op, values in query.filters:
-        pred = _predicate(name, op, values, tag_id)
+    """Items matching `query`, in PMS order: by titleSort (then ratingKey) unless sorted."""
+    ordered = section.ordered()
+    floor, where = _key_floor(query.where)
+    if floor is not None:
+        ordered = ordered[bisect.bisect_right(ordered, floor, key=lambda it: it.rating_key) :]
+    if query.item_type == section.item_type:  # a section holds items of one type
+        items = list(ordered)
+    else:
+        items = [it for it in ordered if it.type == query.item_type]
+    if where != ("all", ()):
+        pred = _compile(where, tag_id)
         items = [it for it in items if pred(it)]
-    for field_name, descending, nulls_last in reversed(query.sort):
-        items.sort(key=_sort_key(SORTS[field_name], nulls_last), reverse=descending)
+    if not query.sort:
+        items.sort(key=title_sort_key)
+    elif query.sort != (("id", False, False),):  # by ratingKey is the order they are kept in
+        for field_name, descending, nulls_last in reversed(query.sort):
+            items.sort(key=_sort_key(SORTS[field_name], nulls_last), reverse=descending)
     if query.limit is not None:
         items = items[: query.limit]
     return items

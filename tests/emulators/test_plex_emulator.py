@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from datetime import datetime
 from pathlib import Path
 from xml.etree.ElementTree import ParseError
@@ -480,3 +481,143 @@ def test_runs_as_a_subprocess_until_sigterm(tmp_path: Path) -> None:
             proc.wait()
         proc.stdout.close()
         time.sleep(0)
+
+
+# -- what a real PMS does that a naive fake would not (plex-http.md §8) ----------------------
+
+
+def listed(emu: PlexEmulator, query: str, start: int = 0, size: int = 100) -> list[int]:
+    """ratingKeys of a raw listing, in the order Plex sent them."""
+    answer = requests.get(
+        f"{emu.url}/library/sections/1/all?{query}",
+        headers={
+            "X-Plex-Token": TOKEN,
+            "X-Plex-Container-Start": str(start),
+            "X-Plex-Container-Size": str(size),
+        },
+        timeout=5,
+    )
+    assert answer.status_code == 200, answer.text
+    return [int(video.attrib["ratingKey"]) for video in ET.fromstring(answer.content)]
+
+
+def test_a_relative_date_without_unit_is_seconds_ago_and_the_bound_is_strict(
+    emu: PlexEmulator, clock: Clock
+) -> None:
+    old = emu.add_item(1, "/data/movies/old.mkv")
+    clock.tick(100)
+    edited = emu.add_item(1, "/data/movies/new.mkv")
+    clock.tick(5)
+
+    assert listed(emu, "type=1&updatedAt>>=-1") == []  # "the last second", not "everything"
+    assert listed(emu, "type=1&updatedAt>>=-10&sort=id") == [edited]
+    assert listed(emu, f"type=1&updatedAt>>={T0 + 100}") == []  # strictly after
+    assert listed(emu, f"type=1&updatedAt>>={T0 + 99}&sort=id") == [edited]
+    assert listed(emu, "type=1&addedAt>>=-2m&sort=id") == [old, edited]
+
+
+def test_the_default_order_is_title_sort_and_id_orders_and_pages_by_key(
+    emu: PlexEmulator,
+) -> None:
+    keys = [emu.add_item(1, f"/data/movies/{t}.mkv", t) for t in ("Delta", "The Alpha", "Cat")]
+
+    assert listed(emu, "type=1") == [keys[1], keys[2], keys[0]]  # Alpha, Cat, Delta
+    assert listed(emu, "type=1&sort=id") == keys
+    assert listed(emu, f"type=1&sort=id&id>>={keys[0]}") == keys[1:]
+    emu.edit_item(keys[1], title="Zulu")
+    assert listed(emu, "type=1", start=1, size=1) == [keys[0]]  # an offset page shifted
+
+
+def test_or_groups_select_updated_or_rated_items(emu: PlexEmulator, clock: Clock) -> None:
+    keys = [emu.add_item(1, f"/data/movies/{i}.mkv") for i in range(3)]
+    clock.tick(60)
+    emu.edit_item(keys[0], summary="edited")
+    emu.rate_item(keys[2], 6)
+    bound = T0 + 30
+    either = f"type=1&sort=id&push=1&updatedAt>>={bound}&or=1&lastRatedAt>>={bound}&pop=1"
+
+    assert listed(emu, either) == [keys[0], keys[2]]
+    assert listed(emu, f"type=1&sort=id&updatedAt>>={bound}&lastRatedAt>>={bound}") == []
+
+
+def test_a_pms_without_or_groups_answers_them_with_the_whole_library(clock: Clock) -> None:
+    emu = PlexEmulator(token=TOKEN, clock=clock, or_groups=False)
+    emu.add_section("Movies", ["/data/movies"])
+    keys = [emu.add_item(1, f"/data/movies/{i}.mkv") for i in range(3)]
+    clock.tick(60)
+    emu.edit_item(keys[1], summary="edited")
+    with emu:
+        grouped = f"type=1&sort=id&push=1&updatedAt>>={T0}&or=1&lastRatedAt>>={T0}&pop=1"
+        assert listed(emu, grouped) == keys
+        assert listed(emu, f"type=1&sort=id&updatedAt>>={T0}") == [keys[1]]
+
+
+def test_unknown_filter_fields_are_ignored_not_refused(emu: PlexEmulator, clock: Clock) -> None:
+    keys = [emu.add_item(1, f"/data/movies/{i}.mkv") for i in range(3)]
+    clock.tick(60)
+    emu.edit_item(keys[0], summary="edited")
+
+    assert listed(emu, f"type=1&sort=id&changedAt>>={T0}") == keys
+    assert listed(emu, f"type=1&sort=id&changedAt>>={T0}&updatedAt>>={T0}") == [keys[0]]
+
+
+def test_a_star_rating_moves_last_rated_at_but_not_updated_at(
+    emu: PlexEmulator, clock: Clock
+) -> None:
+    by_stars, by_rate, by_hand = (emu.add_item(1, f"/data/movies/{n}.mkv") for n in "abc")
+    clock.tick(60)
+
+    emu.rate_item(by_stars, 8)
+    connect(emu).fetchItem(by_rate).rate(4)
+    emu.edit_item(by_hand, user_rating=6)
+
+    for key, rating in ((by_stars, 8.0), (by_rate, 4.0), (by_hand, 6.0)):
+        item = emu.item(key)
+        assert (item.user_rating, item.updated_at, item.last_rated_at) == (rating, T0, T0 + 60)
+    assert listed(emu, f"type=1&updatedAt>>={T0}") == []
+    assert listed(emu, f"type=1&sort=id&lastRatedAt>>={T0}") == [by_stars, by_rate, by_hand]
+
+
+@pytest.mark.parametrize("missing_in_batch, status", [("rest", 200), ("404", 404)])
+def test_a_multi_id_read_with_a_gone_id_follows_the_switch(
+    clock: Clock, missing_in_batch: str, status: int
+) -> None:
+    emu = PlexEmulator(token=TOKEN, clock=clock, missing_in_batch=missing_in_batch)
+    emu.add_section("Movies", ["/data/movies"])
+    keys = [emu.add_item(1, f"/data/movies/{i}.mkv") for i in range(3)]
+    emu.remove_item(keys[1])
+    with emu:
+        answer = requests.get(
+            f"{emu.url}/library/metadata/{','.join(map(str, keys))}",
+            headers={"X-Plex-Token": TOKEN},
+            timeout=5,
+        )
+        gone = requests.get(
+            f"{emu.url}/library/metadata/{keys[1]}", headers={"X-Plex-Token": TOKEN}, timeout=5
+        )
+    assert answer.status_code == status and gone.status_code == 404
+    if status == 200:
+        assert [int(v.attrib["ratingKey"]) for v in ET.fromstring(answer.content)] == [
+            keys[0],
+            keys[2],
+        ]
+
+
+def test_maintenance_answers_503_with_pms_body(emu: PlexEmulator) -> None:
+    emu.add_item(1, "/data/movies/a.mkv")
+    emu.maintenance("Plex Media Server is currently running database migrations.")
+
+    answer = requests.get(f"{emu.url}/library/sections", headers={"X-Plex-Token": TOKEN}, timeout=5)
+    with pytest.raises(BadRequest, match="503"):
+        connect(emu)
+    emu.maintenance(None)
+
+    assert answer.status_code == 503
+    body = ET.fromstring(answer.content)
+    assert (body.tag, body.attrib["code"], body.attrib["title"]) == (
+        "Response",
+        "503",
+        "Maintenance",
+    )
+    assert body.attrib["status"].startswith("Plex Media Server is currently running")
+    assert connect(emu).library.section("Movies").all()[0].title == "a"
