@@ -85,6 +85,7 @@ class Progress:
         self.shown = ""
         self._last: dict[str, float] = {}
         self._started: dict[str, float] = {}
+        self._stage_mark = clock()  # a stage starts when the one before it ended
         self._swapped: list[tuple[logging.StreamHandler, TextIO]] = []
 
     def __enter__(self) -> Progress:
@@ -110,8 +111,10 @@ class Progress:
         label = LABELS.get(stage, stage)
         finished = total is not None and done >= total
         now = self.clock()
-        started = self._started.setdefault(stage, now)
+        started = self._started.setdefault(stage, self._stage_mark)
         speed = pace(done, total, now - started)
+        if finished:
+            self._stage_mark = now
         if self.tty:
             if total:
                 width = 30
