@@ -336,6 +336,19 @@ def test_demo_exits_0_and_leaves_nothing_running():
     assert "dead-lettered:          1" in result.stdout
 
 
+def test_the_demo_s_numbers_agree_with_each_other():
+    import re
+
+    out = stashplex("demo", timeout=120).stdout
+    announced = int(re.search(r"(\d+) already in sync on Plex", out).group(1))
+    figures = {name.strip(): int(value) for name, value in
+               re.findall(r"^([a-z -]+(?:\(no library\))?):\s+(\d+)$", out, re.MULTILINE)}
+    assert figures["in sync"] == announced
+    assert figures["scenes seen"] == (figures["in sync"] + figures["updated"]
+                                      + figures["waiting for a retry"] + figures["dead-lettered"]
+                                      + figures["unmatched (no library)"])
+
+
 def test_status_on_a_mistyped_database_path_creates_nothing(tmp_path):
     config = tmp_path / "stashplex.yaml"
     config.write_text(f"database: {tmp_path / 'typo' / 'stashplex.db'}\n")
