@@ -157,17 +157,17 @@ def run_init(
     defaults = parse_config({}, env={})
     values: dict[str, object] = {}
     values["stash.url"] = args.stash_url or prompt.text("Stash URL", defaults.stash.url)
-    key = args.stash_api_key or ("" if env.get(API_KEY_ENV) else prompt.secret(
+    key = (args.stash_api_key or "").strip() or ("" if env.get(API_KEY_ENV) else prompt.secret(
         "Stash API key (Settings > Security)"))
     values["plex.url"] = args.plex_url or prompt.text("Plex URL", defaults.plex.url)
-    token = args.plex_token or ("" if env.get(TOKEN_ENV) else prompt.secret(
+    token = (args.plex_token or "").strip() or ("" if env.get(TOKEN_ENV) else prompt.secret(
         "Plex token (X-Plex-Token)"))
     if key:
         values["stash.api_key"] = key
     if token:
         values["plex.token"] = token
     for value in (key, token):
-        register_secret(value.strip())
+        register_secret(value)
     data = {
         "stash": {"url": values["stash.url"], "api_key": key},
         "plex": {"url": values["plex.url"], "token": token},

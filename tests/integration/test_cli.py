@@ -565,3 +565,41 @@ def test_the_environment_alone_configures_a_run(world, tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
         "stashplex: STASHPLEX_SCHEDULE_POLL_INTERVAL: expected a number of seconds, got 'soon'"]
+
+
+def test_init_writes_a_working_config_from_flags_and_checks_it(world, tmp_path):
+    world.plex.add_section("Movies", ["/films"])
+    target = tmp_path / "new" / "stashplex.yaml"
+    args = ["init", "--path", str(target), "--stash-url", f"{world.stash.url}/graphql",
+            "--stash-api-key", STASH_KEY, "--plex-url", world.plex.url,
+            "--plex-token", PLEX_TOKEN, "--yes"]
+
+    result = stashplex(*args)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "  1) Adult (movie, /media; 4 of 4 sampled Stash files by name)" in result.stdout
+    assert "  stash: /data -> plex: /media would match 4 of 4" in result.stdout
+    assert f"wrote {target}" in result.stdout
+    assert "ok    path_map: 4 of 4 sampled Stash scenes found in Plex" in result.stdout
+    assert target.stat().st_mode & 0o777 == 0o600
+    data = yaml.safe_load(target.read_text())
+    assert data["plex"]["libraries"] == ["Adult"]
+    assert data["path_map"] == [{"stash": "/data", "plex": "/media"}]
+    assert "# header X-Plex-Token" in target.read_text()  # the documented example, filled in
+    assert PLEX_TOKEN not in result.stdout + result.stderr
+    assert stashplex("reconcile", "--config", str(target)).returncode == 0
+    assert world.plex.item(world.rating_keys["1"]).title == "Scene 1"
+
+    again = stashplex(*args)
+    assert again.returncode == 2 and "already exists; pass --force" in again.stderr
+
+
+def test_init_leaves_a_secret_from_the_environment_out_of_the_file(world, tmp_path):
+    target = tmp_path / "stashplex.yaml"
+    result = stashplex("init", "--path", str(target), "--stash-url", world.stash.url,
+                       "--plex-url", world.plex.url, "--library", "Adult", "--yes",
+                       env={"STASHPLEX_PLEX_TOKEN": PLEX_TOKEN,
+                            "STASHPLEX_STASH_API_KEY": STASH_KEY})
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = target.read_text()
+    assert PLEX_TOKEN not in text and STASH_KEY not in text
