@@ -430,6 +430,9 @@ def cmd_reconcile(config: Config, args: argparse.Namespace) -> int:
     return EXIT_DEAD if summary.dead or summary.nothing_matched else EXIT_OK
 
 
+cmd_reconcile_all = cmd_reconcile  # the name callers knew before the reconcile command
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     from reconciler.init import run_init
 
