@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconciler import __version__
+from reconciler import __version__, startup
 from reconciler.config import DEFAULT_CONFIG_FILE, Config, load_config
 from reconciler.errors import ConfigError, LibraryNotFound, StashplexError
 from reconciler.lock import DatabaseLock
@@ -439,6 +439,17 @@ def cmd_init(args: argparse.Namespace) -> int:
     return run_init(args)
 
 
+def _run_daemon(config: Config) -> int:
+    """The daemon; a SIGTERM that came while it was starting stops it as soon as it can."""
+    from reconciler.daemon import Daemon
+
+    daemon = Daemon(config)
+    signal.signal(signal.SIGTERM, daemon.request_stop)
+    if startup.received():
+        daemon.request_stop()
+    return daemon.run()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -448,6 +459,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dry_run and command != "reconcile":
         parser.error("--dry-run: only works with reconcile (or --reconcile-all)")
     args.dry_run = getattr(args, "dry_run", False)
+    if command != "run":
+        startup.disarm()
     try:
         try:
             setup_logging(args.log_level, args.log_file)
@@ -476,9 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from reconciler.check import run_checks
 
             return run_checks(config)
-        from reconciler.daemon import Daemon
-
-        return Daemon(config).run()
+        return _run_daemon(config)
     except (ConfigError, LibraryNotFound, StoreError) as exc:
         print(f"stashplex: {redact(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG

@@ -603,3 +603,42 @@ def test_init_leaves_a_secret_from_the_environment_out_of_the_file(world, tmp_pa
     assert result.returncode == 0, result.stdout + result.stderr
     text = target.read_text()
     assert PLEX_TOKEN not in text and STASH_KEY not in text
+
+
+def _catches_sigterm(pid: int) -> bool:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
+
+
+def _blocked_on_a_fifo(pid: int) -> bool:
+    return Path(f"/proc/{pid}/wchan").read_text().strip() in ("wait_for_partner", "fifo_open")
+
+
+def test_sigterm_while_the_daemon_still_starts_is_a_clean_stop(world, tmp_path):
+    fifo = tmp_path / "stashplex.yaml"
+    os.mkfifo(fifo)  # reading the config blocks until the test writes it: mid-start, surely
+    daemon = spawn("run", "--config", str(fifo))
+    wait_for(lambda: _blocked_on_a_fifo(daemon.pid), what="the daemon to read its config")
+    assert _catches_sigterm(daemon.pid)
+    daemon.send_signal(signal.SIGTERM)
+    (tmp_path / "real").mkdir()
+    text = Path(write_config(world, tmp_path / "real")).read_text()
+    with open(fifo, "w") as pipe:
+        pipe.write(text)
+    out, err = daemon.communicate(timeout=30)
+
+    assert daemon.returncode == 0, err
+    assert "stashplex daemon stopped" in err
+    assert world.plex.item(world.rating_keys["1"]).title == "scene-1"  # stopped before work
+
+
+def test_other_commands_still_die_of_sigterm(world, tmp_path):
+    fifo = tmp_path / "stashplex.yaml"
+    os.mkfifo(fifo)
+    status = spawn("status", "--config", str(fifo))
+    wait_for(lambda: _blocked_on_a_fifo(status.pid), what="status to read its config")
+    status.send_signal(signal.SIGTERM)
+    status.communicate(timeout=30)
+    assert status.returncode == -signal.SIGTERM
