@@ -620,14 +620,18 @@ def test_sigterm_while_the_daemon_still_starts_is_a_clean_stop(world, tmp_path):
     fifo = tmp_path / "stashplex.yaml"
     os.mkfifo(fifo)  # reading the config blocks until the test writes it: mid-start, surely
     daemon = spawn("run", "--config", str(fifo))
-    wait_for(lambda: _blocked_on_a_fifo(daemon.pid), what="the daemon to read its config")
-    assert _catches_sigterm(daemon.pid)
-    daemon.send_signal(signal.SIGTERM)
-    (tmp_path / "real").mkdir()
-    text = Path(write_config(world, tmp_path / "real")).read_text()
-    with open(fifo, "w") as pipe:
-        pipe.write(text)
-    out, err = daemon.communicate(timeout=30)
+    try:
+        wait_for(lambda: _blocked_on_a_fifo(daemon.pid), what="the daemon to read its config")
+        assert _catches_sigterm(daemon.pid)
+        daemon.send_signal(signal.SIGTERM)
+        (tmp_path / "real").mkdir()
+        text = Path(write_config(world, tmp_path / "real")).read_text()
+        with open(fifo, "w") as pipe:
+            pipe.write(text)
+        out, err = daemon.communicate(timeout=30)
+    finally:
+        daemon.kill()
+        daemon.communicate()
 
     assert daemon.returncode == 0, err
     assert "stashplex daemon stopped" in err
@@ -638,7 +642,11 @@ def test_other_commands_still_die_of_sigterm(world, tmp_path):
     fifo = tmp_path / "stashplex.yaml"
     os.mkfifo(fifo)
     status = spawn("status", "--config", str(fifo))
-    wait_for(lambda: _blocked_on_a_fifo(status.pid), what="status to read its config")
-    status.send_signal(signal.SIGTERM)
-    status.communicate(timeout=30)
+    try:
+        wait_for(lambda: _blocked_on_a_fifo(status.pid), what="status to read its config")
+        status.send_signal(signal.SIGTERM)
+        status.communicate(timeout=30)
+    finally:
+        status.kill()
+        status.communicate()
     assert status.returncode == -signal.SIGTERM
