@@ -83,8 +83,9 @@ def write_config(world: World, tmp_path: Path, **changes) -> str:
 # -- help and configuration ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["check"], ["status"], ["demo"], ["dlq"],
-                                     ["dlq", "list"], ["dlq", "retry"], ["dlq", "purge"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["reconcile"], ["init"], ["check"],
+                                     ["status"], ["demo"], ["dlq"], ["dlq", "list"],
+                                     ["dlq", "retry"], ["dlq", "purge"]])
 def test_every_command_has_help_with_an_example(command):
     result = stashplex(*command, "--help")
     assert result.returncode == 0
