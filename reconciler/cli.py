@@ -271,7 +271,7 @@ def _letter_dict(letter) -> dict:
         "title": letter.title,
         "file": letter.file,
         "error_class": letter.error_class,
-        "error_kind": error_in_words(letter.error_class),
+        "error_kind": error_in_words(letter.error_class, letter.error_message),
         "error": letter.error_message,
         "attempts": letter.attempts,
         "failed_at": letter.failed_at,

@@ -173,6 +173,7 @@ def run_init(
         "plex": {"url": values["plex.url"], "token": token},
     }
     config = parse_config(data, "init", env)
+    values["stash.url"], values["plex.url"] = config.stash.url, config.plex.url
     libraries, proposals = _discover(config, args.library, prompt, say)
     if libraries:
         values["plex.libraries"] = libraries

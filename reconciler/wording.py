@@ -19,6 +19,14 @@ ERROR_WORDS = {
 }
 
 
-def error_in_words(class_name: str) -> str:
-    """'Plex refused' for `PlexPermanentError`; an unknown class reads as 'failed'."""
+AMBIGUOUS = "several Plex items hold"
+
+
+def error_in_words(class_name: str, message: str = "") -> str:
+    """'Plex refused' for `PlexPermanentError`; an unknown class reads as 'failed'.
+
+    Several Plex items for one file share Plex's permanent class, but Plex refused nothing.
+    """
+    if AMBIGUOUS in message:
+        return "several Plex items"
     return ERROR_WORDS.get(class_name, "failed")

@@ -218,6 +218,17 @@ def test_dlq_retry_brings_an_entry_back_and_the_daemon_applies_it(world, tmp_pat
     assert json.loads(stashplex("--config", config, "dlq", "list", "--json").stdout) == []
 
 
+def test_dlq_list_says_what_went_wrong_in_words(world, tmp_path):
+    config = write_config(world, tmp_path)
+    world.plex.add_item("Adult", "/media/Studio/scene-4.mp4")
+    world.stash.update_scene("3", date="2023-02-30")
+    stashplex("reconcile", "--config", config)
+    listed = stashplex("dlq", "list", "--config", config).stdout
+    assert "error:    several Plex items: scene 4" in listed
+    assert "error:    bad data: scene 3" in listed
+    assert "PermanentError" not in listed and "InvalidSceneData" not in listed
+
+
 # -- check ---------------------------------------------------------------------------------
 
 
@@ -562,6 +573,7 @@ def test_the_environment_alone_configures_a_run(world, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "updated:                4" in result.stdout
     assert (tmp_path / "stashplex.db").exists()
+    assert "ok    path_map: 4 of 4" in stashplex("check", env=env).stdout
     bad = stashplex("status", env={**env, "STASHPLEX_SCHEDULE_POLL_INTERVAL": "soon"})
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
@@ -584,6 +596,7 @@ def test_init_writes_a_working_config_from_flags_and_checks_it(world, tmp_path):
     assert "ok    path_map: 4 of 4 sampled Stash scenes found in Plex" in result.stdout
     assert target.stat().st_mode & 0o777 == 0o600
     data = yaml.safe_load(target.read_text())
+    assert data["stash"]["url"] == world.stash.url
     assert data["plex"]["libraries"] == ["Adult"]
     assert data["path_map"] == [{"stash": "/data", "plex": "/media"}]
     assert "# header X-Plex-Token" in target.read_text()  # the documented example, filled in
