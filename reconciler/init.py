@@ -42,9 +42,9 @@ class Prompter:
         return answer or default
 
     def secret(self, question: str) -> str:
-        return self._secret(f"{question} (hidden, Enter for none): ").strip() if (
-            self.interactive
-        ) else ""
+        if not self.interactive:
+            return ""
+        return self._secret(f"{question} (hidden, Enter for none): ").strip()
 
     def yes(self, question: str, default: bool = True) -> bool:
         if not self.interactive:
@@ -157,11 +157,13 @@ def run_init(
     defaults = parse_config({}, env={})
     values: dict[str, object] = {}
     values["stash.url"] = args.stash_url or prompt.text("Stash URL", defaults.stash.url)
-    key = (args.stash_api_key or "").strip() or ("" if env.get(API_KEY_ENV) else prompt.secret(
-        "Stash API key (Settings > Security)"))
+    key = (args.stash_api_key or "").strip()
+    if not key and not env.get(API_KEY_ENV):
+        key = prompt.secret("Stash API key (Settings > Security)")
     values["plex.url"] = args.plex_url or prompt.text("Plex URL", defaults.plex.url)
-    token = (args.plex_token or "").strip() or ("" if env.get(TOKEN_ENV) else prompt.secret(
-        "Plex token (X-Plex-Token)"))
+    token = (args.plex_token or "").strip()
+    if not token and not env.get(TOKEN_ENV):
+        token = prompt.secret("Plex token (X-Plex-Token)")
     if key:
         values["stash.api_key"] = key
     if token:
