@@ -1,5 +1,5 @@
 """`python -m reconciler` runs the stashplex command line."""
 
-from reconciler.cli import main
+from reconciler.startup import main
 
 raise SystemExit(main())

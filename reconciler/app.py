@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from reconciler.catalog import PlexCatalog
 from reconciler.config import Config
@@ -26,9 +27,15 @@ class Summary:
     waiting: int = 0
     dead: int = 0
     unmatched: int = 0
+    unmatched_examples: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def nothing_matched(self) -> bool:
+        """Every scene's file lies outside the libraries: almost surely a wrong path_map."""
+        return self.seen > 0 and self.unmatched == self.seen
 
     def lines(self) -> list[str]:
-        return [
+        lines = [
             f"scenes seen:            {self.seen}",
             f"in sync:                {self.in_sync}",
             f"updated:                {self.updated}",
@@ -36,6 +43,15 @@ class Summary:
             f"dead-lettered:          {self.dead}",
             f"unmatched (no library): {self.unmatched}",
         ]
+        if self.unmatched:
+            for stash_path, plex_path in self.unmatched_examples:
+                lines.append(f"  {stash_path}")
+                lines.append(f"    looked for in Plex as {plex_path}")
+            lines.append(
+                "  these files lie in none of plex.libraries' folders; if they should, "
+                "run stashplex check: it proposes the path_map that matches them"
+            )
+        return lines
 
 
 class App:
@@ -53,11 +69,14 @@ class App:
         self.plex.session.close()
         self.store.close()
 
-    def reconcile_all(self, progress: ProgressFn = quiet) -> Summary:
-        """Sweep both sides, queue the differences, drain the queue once."""
+    def reconcile_all(
+        self, progress: ProgressFn = quiet, should_stop: Callable[[], bool] = lambda: False
+    ) -> Summary:
+        """Sweep both sides, queue the differences, drain the queue once (or until
+        `should_stop`, between batches)."""
         report, _ = self.engine.sweep(progress)
         self.store.set_setting(LAST_POLL, repr(time.time()))
-        result = self.worker.drain(progress=progress)
+        result = self.worker.drain(progress=progress, should_stop=should_stop)
         return Summary(
             seen=report.seen,
             in_sync=report.in_sync + result.in_sync,
@@ -65,4 +84,5 @@ class App:
             waiting=result.retried + result.waiting,
             dead=result.dead,
             unmatched=report.unmatched,
+            unmatched_examples=report.unmatched_examples,
         )

@@ -1,7 +1,8 @@
 """The `stashplex` command line.
 
 Exit codes: 0 all well (or waiting for a retry), 1 a job was dead-lettered in this
-run, 2 bad configuration, 3 Stash or Plex unreachable or refusing the credentials.
+run (or a check failed), 2 bad configuration, 3 Stash or Plex unreachable or refusing
+the credentials, 130 interrupted by Ctrl-C.
 """
 
 from __future__ import annotations
@@ -9,20 +10,24 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconciler import __version__
-from reconciler.config import Config, load_config
+from reconciler import __version__, startup
+from reconciler.config import DEFAULT_CONFIG_FILE, Config, load_config
 from reconciler.errors import ConfigError, LibraryNotFound, StashplexError
 from reconciler.lock import DatabaseLock
 from reconciler.logs import setup_logging
+from reconciler.pathguess import SAMPLE_SIZE
 from reconciler.redact import redact, register_secret
 from reconciler.store import Store, StoreError
+from reconciler.wording import error_in_words
 
 EXIT_OK, EXIT_DEAD, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
 
 log = logging.getLogger("stashplex")
 
@@ -31,9 +36,52 @@ Keeps a Plex Media Server's metadata in step with Stash, by polling both.
 
 examples:
   stashplex demo                         try it against the bundled emulators
-  stashplex --config /etc/stashplex.yaml run
-  stashplex --reconcile-all --dry-run    show what a full pass would change
+  stashplex init                         write stashplex.yaml for your servers
+  stashplex check                        is the setup right?
+  stashplex reconcile --dry-run          show what a full pass would change
+  stashplex run --config /etc/stashplex/stashplex.yaml
 """
+
+
+def _common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """--config, --log-level and --log-file, taken before or after the command.
+
+    The copies on each command default to SUPPRESS, so they only override what was
+    given before the command when they are given themselves.
+    """
+
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=default(None),
+        help="config file (default: $STASHPLEX_CONFIG, else ./stashplex.yaml)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=default("INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="default INFO",
+    )
+    parser.add_argument(
+        "--log-file", metavar="PATH", default=default(None), help="also log to a rotating file"
+    )
+
+
+def _command(
+    commands: argparse._SubParsersAction, name: str, summary: str, text: str, **kwargs
+) -> argparse.ArgumentParser:
+    parser = commands.add_parser(
+        name,
+        help=summary,
+        description=text,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **kwargs,
+    )
+    _common_options(parser, defaults=False)
+    return parser
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,86 +90,112 @@ def _parser() -> argparse.ArgumentParser:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _common_options(parser, defaults=True)
     parser.add_argument(
-        "--config",
-        metavar="PATH",
-        help="config file (default: $STASHPLEX_CONFIG, else ./stashplex.yaml)",
+        "--reconcile-all", action="store_true", help="the same as the reconcile command"
     )
     parser.add_argument(
-        "--log-level",
-        default="INFO",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="default INFO",
-    )
-    parser.add_argument("--log-file", metavar="PATH", help="also log to this rotating file")
-    parser.add_argument(
-        "--reconcile-all", action="store_true", help="one full pass over both libraries, then exit"
-    )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="with --reconcile-all: show the changes, write nothing",
+        "--dry-run", action="store_true", help="with --reconcile-all: show the changes only"
     )
     parser.add_argument("--version", action="version", version=f"stashplex {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    commands.add_parser(
+    _command(
+        commands,
         "run",
-        help="the daemon: poll both servers and keep Plex in step (the default)",
-        description="Run as a daemon until SIGTERM or SIGINT: poll Stash and Plex every "
+        "the daemon: poll both servers and keep Plex in step (the default)",
+        "Run as a daemon until SIGTERM or SIGINT: poll Stash and Plex every "
         "schedule.poll_interval, drain the queue every schedule.process_interval and make a "
         "full pass every schedule.reconcile_interval.\n\nexample:\n"
-        "  stashplex --config /etc/stashplex/stashplex.yaml run",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "  stashplex run --config /etc/stashplex/stashplex.yaml",
     )
-    commands.add_parser(
+    reconcile = _command(
+        commands,
+        "reconcile",
+        "one full pass over both libraries, then exit (also: --reconcile-all)",
+        "Sweep every Stash scene and every Plex item, write what differs, drain the queue "
+        "once and print a summary. Ctrl-C stops after the batch in hand; run it again to "
+        "finish.\n\nexit status: 0 in sync or waiting for a retry, 1 something was "
+        "dead-lettered or no scene lies in a configured library, 2 bad configuration, "
+        "3 Stash or Plex unreachable or refusing the credentials, 130 interrupted.\n\n"
+        "examples:\n  stashplex reconcile --dry-run\n  stashplex reconcile",
+    )
+    reconcile.add_argument(
+        "--dry-run",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the field-level changes, write nothing",
+    )
+    _command(
+        commands,
         "check",
-        help="check the config, both servers, the libraries and path_map",
-        description="Check that the config is valid, that Stash and Plex answer and accept "
-        "their credentials, that every library in plex.libraries exists and that path_map "
-        "points into them. Exit 0 only when all hold.\n\nexample:\n  stashplex check",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "check the config, both servers, the libraries and path_map",
+        "Check that the config is valid, that Stash and Plex answer and accept their "
+        "credentials, that every library in plex.libraries exists, and that the files of up "
+        f"to {SAMPLE_SIZE} Stash scenes are found in Plex through path_map; when few are, "
+        "propose the path_map entries that would find them. Exit 0 only when all hold."
+        "\n\nexample:\n  stashplex check",
     )
-    commands.add_parser(
+    init = _command(
+        commands,
+        "init",
+        "write a config file for your servers, then check it",
+        "Write the documented config (every key, with its default) filled in with your "
+        "servers: asks for what the flags do not give, lists Plex's libraries to choose "
+        "from, proposes path_map from the files both servers list, and runs check.\n\n"
+        "examples:\n  stashplex init\n  stashplex init --path /etc/stashplex/stashplex.yaml "
+        "--stash-url http://nas:9999 --plex-url http://nas:32400 --plex-token TOKEN "
+        "--library Adult --yes",
+    )
+    init.add_argument("--path", metavar="FILE", default=DEFAULT_CONFIG_FILE,
+                      help=f"where to write (default {DEFAULT_CONFIG_FILE})")
+    init.add_argument("--stash-url", metavar="URL")
+    init.add_argument("--stash-api-key", metavar="KEY",
+                      help="or $STASHPLEX_STASH_API_KEY")
+    init.add_argument("--plex-url", metavar="URL")
+    init.add_argument("--plex-token", metavar="TOKEN", help="or $STASHPLEX_PLEX_TOKEN")
+    init.add_argument("--library", action="append", metavar="TITLE",
+                      help="a Plex library holding your Stash files (repeat for several)")
+    init.add_argument("--yes", action="store_true",
+                      help="ask nothing: take the flags, the proposals and the defaults")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    _command(
+        commands,
         "demo",
-        help="try stashplex against the bundled Stash and Plex emulators",
-        description="Start the bundled emulators with a sample library, run a full pass, "
-        "then edit a scene in Stash and show the daemon carrying it to Plex. Leaves nothing "
-        "running.\n\nexample:\n  stashplex demo",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "try stashplex against the bundled Stash and Plex emulators",
+        "Start the bundled emulators with a sample library, run a full pass, then edit a "
+        "scene in Stash and show the daemon carrying it to Plex. Leaves nothing running."
+        "\n\nexample:\n  stashplex demo",
     )
-    status = commands.add_parser(
+    status = _command(
+        commands,
         "status",
-        help="queue figures, watermarks and the Plex outage flag",
-        description="Show queue counts, the dead-letter queue size, the oldest waiting job, "
-        "both watermarks and whether Plex work is paused.\n\nexample:\n  stashplex status --json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "queue figures, watermarks and the Plex outage flag",
+        "Show queue counts, the dead-letter queue size, the oldest waiting job, both "
+        "watermarks and whether Plex work is paused.\n\nexamples:\n  stashplex status\n"
+        "  sudo -u stashplex stashplex status --config /etc/stashplex/stashplex.yaml\n"
+        "  stashplex status --json",
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
-    dlq = commands.add_parser(
+    dlq = _command(
+        commands,
         "dlq",
-        help="list, retry or purge dead-lettered jobs",
-        description="The dead-letter queue holds jobs that failed for good.\n\nexamples:\n"
+        "list, retry or purge dead-lettered jobs",
+        "The dead-letter queue holds jobs that failed for good.\n\nexamples:\n"
         "  stashplex dlq list\n  stashplex dlq retry 3\n  stashplex dlq retry --all\n"
         "  stashplex dlq purge --older-than 30d",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     dlq_commands = dlq.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
-    dlq_list = dlq_commands.add_parser(
-        "list", help="show every dead letter", description="example: stashplex dlq list --json"
-    )
-    dlq_list.add_argument("--json", action="store_true")
-    dlq_retry = dlq_commands.add_parser(
-        "retry", help="queue dead letters again", description="example: stashplex dlq retry 3 4"
-    )
+    dlq_list = _command(dlq_commands, "list", "show every dead letter",
+                        "example: stashplex dlq list --json")
+    dlq_list.add_argument("--json", action="store_true", help="machine-readable output")
+    dlq_retry = _command(dlq_commands, "retry", "queue dead letters again",
+                         "example: stashplex dlq retry 3 4")
     dlq_retry.add_argument("ids", nargs="*", type=int, metavar="ID")
     dlq_retry.add_argument("--all", action="store_true", help="every dead letter")
-    dlq_purge = dlq_commands.add_parser(
-        "purge",
-        help="forget dead letters",
-        description="example: stashplex dlq purge --older-than 30d",
-    )
+    dlq_purge = _command(dlq_commands, "purge", "forget dead letters",
+                         "example: stashplex dlq purge --older-than 30d")
     dlq_purge.add_argument(
         "--older-than", metavar="AGE", help="only older ones, e.g. 30d, 12h, 90m (default: all)"
     )
@@ -197,6 +271,7 @@ def _letter_dict(letter) -> dict:
         "title": letter.title,
         "file": letter.file,
         "error_class": letter.error_class,
+        "error_kind": error_in_words(letter.error_class, letter.error_message),
         "error": letter.error_message,
         "attempts": letter.attempts,
         "failed_at": letter.failed_at,
@@ -234,15 +309,24 @@ def cmd_dlq(config: Config, args: argparse.Namespace) -> int:
         for letter in letters:
             print(f"#{letter['id']}  scene {letter['scene_id']}  {letter['title'] or '(no title)'}")
             print(f"     file:     {letter['file'] or '(none)'}")
-            print(f"     error:    {letter['error_class']}: {letter['error']}")
+            print(f"     error:    {letter['error_kind']}: {letter['error']}")
             print(f"     attempts: {letter['attempts']}, failed {_when(letter['failed_at'])}")
         return EXIT_OK
     if args.dlq_command == "retry":
         if not args.all and not args.ids:
             raise ConfigError("dlq retry: give dead-letter IDs (see 'stashplex dlq list') or --all")
         ids = None if args.all else args.ids
-        count = store.retry_dead_letters(ids, fresh=_fresh_scenes(config, store, ids))
+        unknown = [] if ids is None else sorted(set(ids) - {d.id for d in store.dead_letters()})
+        known = None if ids is None else [i for i in ids if i not in unknown]
+        count = store.retry_dead_letters(known, fresh=_fresh_scenes(config, store, known))
         print(f"{count} dead letter(s) queued again")
+        if unknown:
+            print(
+                f"stashplex: dlq retry: no dead letter #{', #'.join(map(str, unknown))}; "
+                "see stashplex dlq list",
+                file=sys.stderr,
+            )
+            return EXIT_DEAD
         return EXIT_OK
     older = parse_age(args.older_than) if args.older_than else None
     count = store.purge_dead_letters(older)
@@ -256,49 +340,127 @@ def _show(value: object) -> str:
     return repr(value) if value not in (None, "") else "(empty)"
 
 
-def cmd_reconcile_all(config: Config, args: argparse.Namespace) -> int:
+class Interrupted(Exception):
+    """Ctrl-C during a one-shot run: stop at the next safe point."""
+
+
+class _StopOnInterrupt:
+    """The first Ctrl-C asks the run to stop after the batch in hand (nothing is lost);
+    a second one stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: object = None
+
+    def __enter__(self) -> _StopOnInterrupt:
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)  # type: ignore[arg-type]
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        log.warning("interrupted: finishing the batch in hand (Ctrl-C again to stop at once)")
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+def _dry_run(app, progress) -> int:
+    report, scenes = app.engine.sweep(progress, dry_run=True)
+    changes = 0
+    for scene, rating_key, outcome in app.worker.preview(scenes):
+        if isinstance(outcome, StashplexError):
+            print(f"{scene.label}: would fail: {outcome}")
+            continue
+        if not outcome:
+            continue
+        changes += 1
+        print(f"{scene.label} -> Plex item {rating_key}")
+        for change in outcome.changes:
+            note = " (lock only)" if change.lock_only else ""
+            print(f"    {change.field}: {_show(change.old)} -> {_show(change.new)}{note}")
+        if outcome.poster:
+            print("    poster: new screenshot from Stash")
+    print(
+        f"dry run: {report.seen} scenes seen, {changes} would be updated, "
+        f"{report.unmatched} unmatched; nothing was written"
+    )
+    return EXIT_OK
+
+
+def cmd_reconcile(config: Config, args: argparse.Namespace) -> int:
     from reconciler.app import App
     from reconciler.progress import Progress
 
     lock = DatabaseLock(config.database).acquire()
     app = App(config)
+    stop = _StopOnInterrupt()
     try:
-        if not args.dry_run:
+        with stop, Progress() as bar:
+
+            def progress(stage: str, done: int, total: int | None) -> None:
+                bar(stage, done, total)
+                if stop() and stage != "drain":
+                    raise Interrupted
+
+            if args.dry_run:
+                return _dry_run(app, progress)
             app.store.recover()
-        progress = Progress()
-        if args.dry_run:
-            report, scenes = app.engine.sweep(progress, dry_run=True)
-            changes = 0
-            for scene, rating_key, outcome in app.worker.preview(scenes):
-                if isinstance(outcome, StashplexError):
-                    print(f"{scene.label}: would fail: {outcome}")
-                    continue
-                if not outcome:
-                    continue
-                changes += 1
-                print(f"{scene.label} -> Plex item {rating_key}")
-                for change in outcome.changes:
-                    note = " (lock only)" if change.lock_only else ""
-                    print(f"    {change.field}: {_show(change.old)} -> {_show(change.new)}{note}")
-                if outcome.poster:
-                    print("    poster: new screenshot from Stash")
-            print(
-                f"dry run: {report.seen} scenes seen, {changes} would be updated, "
-                f"{report.unmatched} unmatched; nothing was written"
-            )
-            return EXIT_OK
-        summary = app.reconcile_all(progress)
+            try:
+                summary = app.reconcile_all(progress, should_stop=stop)
+            except Interrupted:
+                summary = None
+        if stop():
+            written = summary.updated if summary else 0
+            queued = app.store.counts().queued
+            print(f"interrupted: {written} written, {queued} queued; run again to finish")
+            return EXIT_INTERRUPTED
+    except Interrupted:
+        print("interrupted: nothing was written")
+        return EXIT_INTERRUPTED
     finally:
         app.close()
         lock.release()
     for line in summary.lines():
         print(line)
-    return EXIT_DEAD if summary.dead else EXIT_OK
+    return EXIT_DEAD if summary.dead or summary.nothing_matched else EXIT_OK
+
+
+cmd_reconcile_all = cmd_reconcile  # the name callers knew before the reconcile command
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from reconciler.init import run_init
+
+    return run_init(args)
+
+
+def _run_daemon(config: Config) -> int:
+    """The daemon; a SIGTERM that came while it was starting stops it as soon as it can."""
+    from reconciler.daemon import Daemon
+
+    daemon = Daemon(config)
+    signal.signal(signal.SIGTERM, daemon.request_stop)
+    if startup.received():
+        daemon.request_stop()
+    return daemon.run()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    command = args.command or ("reconcile" if args.reconcile_all else "run")
+    if args.reconcile_all and command != "reconcile":
+        parser.error(f"--reconcile-all: give it alone, or use the {command} command without it")
+    if args.dry_run and command != "reconcile":
+        parser.error("--dry-run: only works with reconcile (or --reconcile-all)")
+    args.dry_run = getattr(args, "dry_run", False)
+    if command != "run":
+        startup.disarm()
     try:
         try:
             setup_logging(args.log_level, args.log_file)
@@ -306,30 +468,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(
                 f"--log-file: cannot write {args.log_file} ({exc.strerror})"
             ) from None
-        if args.command == "demo":
+        if command == "demo":
             from reconciler.demo import run_demo
 
             return run_demo()
+        if command == "init":
+            return cmd_init(args)
         config = load_config(args.config)
         for secret in config.secrets:
             register_secret(secret)
         for warning in config.warnings:
             log.warning("%s", warning)
-        if args.dry_run and not args.reconcile_all:
-            raise ConfigError("--dry-run: only works with --reconcile-all")
-        if args.command == "status":
+        if command == "status":
             return cmd_status(config, args)
-        if args.command == "dlq":
+        if command == "dlq":
             return cmd_dlq(config, args)
-        if args.reconcile_all:
-            return cmd_reconcile_all(config, args)
-        if args.command == "check":
+        if command == "reconcile":
+            return cmd_reconcile(config, args)
+        if command == "check":
             from reconciler.check import run_checks
 
             return run_checks(config)
-        from reconciler.daemon import Daemon
-
-        return Daemon(config).run()
+        return _run_daemon(config)
     except (ConfigError, LibraryNotFound, StoreError) as exc:
         print(f"stashplex: {redact(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
@@ -337,4 +497,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"stashplex: {redact(str(exc))}", file=sys.stderr)
         return EXIT_UNREACHABLE
     except KeyboardInterrupt:
-        return 130
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,18 +1,29 @@
-"""Loading and validating stashplex.yaml.
+"""Loading and validating stashplex.yaml, and its `STASHPLEX_<SECTION>_<KEY>` overrides.
 
-Every mistake becomes one `ConfigError` line that names the key and what is
-expected, so the command line can print it and exit 2.
+Every mistake becomes one `ConfigError` line that names the key (or the environment
+variable) and what is expected, so the command line can print it and exit 2. A
+relative `database` path is taken from the config file's folder, not the working
+directory, so every command run from anywhere meets the same database and lock.
 """
 
 from __future__ import annotations
 
+import contextlib
+import grp
 import os
+import pwd
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
 import yaml
 
+from reconciler.envconfig import (
+    ENV_PREFIX,
+    EnvConfigError,
+    environment_overrides,
+    naming_the_variable,
+)
 from reconciler.errors import ConfigError
 from reconciler.pathmap import path_key
 
@@ -236,22 +247,65 @@ def _check(config: Config) -> None:
         raise ConfigError("database: expected the path of the SQLite database file")
 
 
-def parse_config(data: Any, source: str = "<string>", env: dict | None = None) -> Config:
-    """Build a `Config` from parsed YAML, applying the secret overrides from `env`."""
+def _merge(base: dict, overrides: dict) -> dict:
+    """`base` with `overrides` laid over it, section by section (the environment wins)."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _strip_secrets(config: Config, sources: dict[str, str]) -> None:
+    """A pasted token often carries a newline or a space; servers would refuse it."""
+    for section, key in (("plex", "token"), ("stash", "api_key")):
+        server = getattr(config, section)
+        value = getattr(server, key)
+        if value != value.strip():
+            setattr(server, key, value.strip())
+            where = sources.get(f"{section}.{key}", f"{section}.{key}")
+            config.warnings.append(
+                f"{where} has spaces or line breaks around it; stripped them (fix the value)"
+            )
+
+
+def _stash_base(url: str) -> str:
+    """Stash's address as stashplex wants it: GraphQL is asked at `{url}/graphql`, so a URL
+    copied with that ending (Stash shows it in its settings) is taken without it."""
+    url = url.rstrip("/")
+    return url[: -len("/graphql")].rstrip("/") if url.endswith("/graphql") else url
+
+
+def parse_config(
+    data: Any,
+    source: str = "<string>",
+    env: dict | None = None,
+    base_dir: Path | None = None,
+) -> Config:
+    """Build a `Config` from parsed YAML, with every `STASHPLEX_<SECTION>_<KEY>` from `env`
+    laid over it; a relative `database` is taken from `base_dir` when one is given."""
     env = os.environ if env is None else env
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("expected a YAML mapping at the top level")
-    config = _build(Config, data, "")
-    config.source = source
-    if env.get(TOKEN_ENV):
-        config.plex.token = env[TOKEN_ENV]
-    if env.get(API_KEY_ENV):
-        config.stash.api_key = env[API_KEY_ENV]
-    config.plex.url = config.plex.url.rstrip("/")
-    config.stash.url = config.stash.url.rstrip("/")
-    _check(config)
+    overrides, sources = environment_overrides(Config, env)
+    try:
+        config = _build(Config, _merge(data, overrides), "")
+        config.source = source
+        config.plex.url = config.plex.url.rstrip("/")
+        config.stash.url = _stash_base(config.stash.url)
+        _strip_secrets(config, sources)
+        _check(config)
+    except EnvConfigError:
+        raise
+    except ConfigError as exc:
+        raise naming_the_variable(exc, sources) from None
+    if base_dir is not None and not os.path.isabs(os.path.expanduser(config.database)):
+        config.database = str(base_dir / config.database)
+    config.database = os.path.expanduser(config.database)
     for section in ("plex", "stash"):
         if not getattr(config, section).verify_ssl:
             config.warnings.append(
@@ -267,14 +321,30 @@ def config_path(explicit: str | None = None, env: dict | None = None) -> Path:
     return Path(explicit or env.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
 
 
+def _configured_by_environment(env: dict) -> bool:
+    return any(
+        name.startswith(ENV_PREFIX) and name != CONFIG_ENV and value
+        for name, value in env.items()
+    )
+
+
 def load_config(explicit: str | None = None, env: dict | None = None) -> Config:
-    """Read and validate the config file; every failure is one `ConfigError` line."""
+    """Read and validate the config file; every failure is one `ConfigError` line.
+
+    Without a file, the environment alone may configure stashplex (a container), unless
+    the file was named with `--config`.
+    """
+    env = os.environ if env is None else env
     path = config_path(explicit, env)
+    folder = path.absolute().parent
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if explicit is None and _configured_by_environment(env):
+            return parse_config({}, f"the environment (no {path})", env, folder)
         raise ConfigError(
-            f"{path}: config file not found; copy stashplex.yaml.example there or pass --config"
+            f"{path}: config file not found; run stashplex init, copy stashplex.yaml.example "
+            "there, or pass --config"
         ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
@@ -288,27 +358,56 @@ def load_config(explicit: str | None = None, env: dict | None = None) -> Config:
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
     try:
-        config = parse_config(data, str(path), env)
+        config = parse_config(data, str(path), env, folder)
+    except EnvConfigError:
+        raise
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     config.warnings.extend(_exposure_warnings(path, data))
     return config
 
 
+def _readers(info: os.stat_result) -> bool:
+    """Whether users other than the file's owner, root and this process may read the file.
+
+    A file of mode 0640 owned by root and the service's own group (the README's systemd
+    steps) is readable by the service alone; mode 0644, or a group with other members, is not.
+    """
+    if info.st_mode & 0o004:
+        return True
+    if not info.st_mode & 0o040:
+        return False
+    try:
+        group = grp.getgrgid(info.st_gid)
+    except KeyError:
+        return True
+    members = set(group.gr_mem) | {
+        user.pw_name for user in pwd.getpwall() if user.pw_gid == info.st_gid
+    }
+    trusted = {"root"}
+    for uid in (info.st_uid, os.geteuid()):
+        with contextlib.suppress(KeyError):
+            trusted.add(pwd.getpwuid(uid).pw_name)
+    return bool(members - trusted)
+
+
 def _exposure_warnings(path: Path, data: Any) -> list[str]:
-    """A file holding a secret should be readable by its owner alone."""
+    """A file holding a secret should be readable by the service alone."""
     held = [
         f"{section}.{key}"
         for section, key in (("plex", "token"), ("stash", "api_key"))
         if isinstance(data, dict) and isinstance(data.get(section), dict) and data[section].get(key)
     ]
+    if not held:
+        return []
     try:
-        mode = path.stat().st_mode
+        info = path.stat()
     except OSError:
         return []
-    if held and mode & 0o077:
+    if _readers(info):
         return [
             f"{path} holds {' and '.join(held)} and is readable by other users; "
-            f"run: chmod 600 {path} (or move the secrets to the environment)"
+            f"run: chmod 600 {path} (or chmod 640 with a group of the service's own; or move "
+            "the secrets to the environment)"
         ]
     return []

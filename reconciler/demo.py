@@ -42,7 +42,8 @@ def _populate(stash: StashEmulator, plex: PlexEmulator, count: int) -> dict:
     return {
         "unscanned": library.unscanned,
         "ambiguous": library.ambiguous,
-        "in_sync": library.in_sync,
+        # an ambiguous file is dead-lettered, however well its items match: not "in sync"
+        "in_sync": [s for s in library.in_sync if s not in library.ambiguous],
     }
 
 
@@ -82,9 +83,8 @@ def run_demo(count: int = 36, say=print) -> int:
                 f"Plex, scene {cases['unscanned'][0]} not scanned by Plex yet, "
                 f"scene {cases['ambiguous'][0]} with two Plex items for its file"
             )
-            say(f"config: {config_path}")
             say("")
-            say("$ stashplex --reconcile-all")
+            say("$ stashplex reconcile")
             config = load_config(str(config_path))
             app = App(config)
             try:

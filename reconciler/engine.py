@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reconciler.catalog import PlexCatalog
 from reconciler.config import Config
@@ -37,6 +37,7 @@ KIND_BASELINE = 50  # newest tags/performers/studios read to start their polls f
 UNCLAIMED_FOR = 3600.0
 RENAMABLE = ("tags", "performers", "studios")
 POLL_PAGE_SIZE = 1000
+UNMATCHED_EXAMPLES = 3
 
 
 @dataclass
@@ -48,6 +49,7 @@ class SweepReport:
     queued: int = 0
     unmatched: int = 0
     skipped_dead: int = 0
+    unmatched_examples: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -125,6 +127,9 @@ class Engine:
             if not self._matchable(scene):
                 if report:
                     report.unmatched += 1
+                    if len(report.unmatched_examples) < UNMATCHED_EXAMPLES:
+                        looked_for = self.path_map.to_plex(scene.path or "")
+                        report.unmatched_examples.append((scene.path or "", looked_for))
                 continue
             if self._dead_already(scene, state):
                 if report:

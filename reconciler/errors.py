@@ -98,6 +98,16 @@ def is_transient_status(status: int) -> bool:
     return status in _TRANSIENT_STATUSES or 500 <= status <= 599
 
 
+_PLAIN_HTTP = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure",
+               "http request")
+
+
+def answers_plain_http(exc: BaseException) -> bool:
+    """A TLS handshake that met a plain-HTTP server: OpenSSL reads its answer as a bad record
+    ("wrong version number" up to OpenSSL 3.1, "record layer failure" from 3.2)."""
+    return any(marker in str(exc) for marker in _PLAIN_HTTP)
+
+
 def status_of(exc: BaseException) -> int | None:
     """The HTTP status plexapi put at the start of its message, e.g. `(503) service_unavailable`."""
     match = _STATUS.match(str(exc))
@@ -132,6 +142,10 @@ def translate_plex_error(exc: BaseException, action: str) -> StashplexError:
         return PlexPermanentError(f"Plex rejected the request with {detail} while {action}")
     if isinstance(exc, requests.exceptions.Timeout):
         return PlexTemporaryError(f"Plex did not answer in time while {action}")
+    if isinstance(exc, requests.exceptions.SSLError) and answers_plain_http(exc):
+        return PlexPermanentError(
+            f"Plex answers plain HTTP, not HTTPS, while {action}: write plex.url with http://"
+        )
     if isinstance(exc, requests.exceptions.SSLError):
         return PlexPermanentError(
             f"Plex's TLS certificate is not trusted while {action}: set plex.ca_bundle to its "

@@ -30,6 +30,7 @@ from reconciler.errors import (
     StashQueryError,
     StashTemporaryError,
     StashUnreachable,
+    answers_plain_http,
     is_transient_status,
 )
 from reconciler.httpsession import ConfiguredSession
@@ -125,6 +126,10 @@ def translate_stash_error(exc: BaseException, action: str) -> StashplexError:
     cause = exc.__cause__ if isinstance(exc, TransportConnectionFailed) else exc
     if isinstance(cause, requests.exceptions.Timeout):
         return StashTemporaryError(f"Stash did not answer in time while {action}")
+    if isinstance(cause, requests.exceptions.SSLError) and answers_plain_http(cause):
+        return StashAuthError(
+            f"Stash answers plain HTTP, not HTTPS, while {action}: write stash.url with http://"
+        )
     if isinstance(cause, requests.exceptions.SSLError):
         return StashAuthError(
             f"Stash's TLS certificate is not trusted while {action}: set stash.ca_bundle to "

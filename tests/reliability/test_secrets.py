@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import subprocess
 import sys
 from pathlib import Path
@@ -108,12 +110,35 @@ def test_a_missing_ca_bundle_is_a_config_error(tmp_path):
     assert "plex.ca_bundle: no such file" in result.stderr
 
 
-@pytest.mark.parametrize("mode, warned", [(0o644, True), (0o640, True), (0o600, False)])
-def test_a_config_file_holding_a_secret_readable_by_others_is_warned_about(tmp_path, mode,
-                                                                           warned):
+def _group_with_another_member() -> int | None:
+    """A group that has a member other than this process's user and root (e.g. `daemon`)."""
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    for group in grp.getgrall():
+        members = set(group.gr_mem) | {
+            user.pw_name for user in pwd.getpwall() if user.pw_gid == group.gr_gid}
+        if members - {me, "root"}:
+            return group.gr_gid
+    return None
+
+
+@pytest.mark.parametrize("mode, group, warned", [
+    (0o644, "own", True),
+    (0o640, "own", False),       # the README's systemd steps: root and the service's group
+    (0o640, "shared", True),     # a group other users belong to
+    (0o600, "own", False),
+])
+def test_a_config_file_holding_a_secret_readable_by_others_is_warned_about(
+        tmp_path, mode, group, warned):
     config = tmp_path / "stashplex.yaml"
     config.write_text(yaml.safe_dump({"plex": {"token": PLEX_TOKEN},
                                       "database": str(tmp_path / "x.db")}))
+    if group == "shared":
+        shared = _group_with_another_member()
+        if shared is None or os.geteuid() != 0:
+            pytest.skip("needs root and a group with another member")
+        os.chown(config, -1, shared)
+    else:
+        os.chown(config, -1, os.getegid())
     config.chmod(mode)
 
     loaded = load_config(str(config), env={})
