@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 
 from . import plex_meta, plex_xml
 from .http import EmulatorServer, Request, Response
-from .plex_edit import apply_rate, apply_section_edit
+from .plex_edit import apply_rate, apply_section_edit, check_request_line
 from .plex_model import IMAGES, EditError, PlexItem, PlexLibrary, UnknownKey, _Item
 from .plex_query import parse_query, run_query
 
@@ -36,6 +36,7 @@ _REASONS = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    414: "Request-URI Too Long",
     500: "Internal Server Error",
 }
 _SECTION = re.compile(r"^/library/sections/(\d+)(?:/([A-Za-z]+))?/?$")
@@ -115,6 +116,11 @@ def _classify(method: str, path: str) -> str:
     if path == "/:/rate":
         return "write"
     if m := _METADATA.match(path):
+        if m.group(2) in ("posters", "arts"):
+            # an upload is an image; listing what an item holds is not
+            return "image" if method == "POST" else "other"
+        if m.group(2) in ("poster", "art") and method == "PUT":
+            return "write"  # selecting one of the images the item holds
         if m.group(2) in _IMAGE_PATHS:
             return "image"
         return "detail" if m.group(2) is None and method == "GET" else "other"
@@ -244,6 +250,11 @@ class PlexEmulator(EmulatorServer):
         path, method = request.path, request.method
         if path.startswith("/_emulator/"):
             return self._control(request)
+        try:
+            check_request_line(self.library.rules, method, path, request.query)
+        except EditError as exc:
+            return _html_error(exc.status, exc.reason)
+        self.library.settle()
         params = parse_qsl(request.query, keep_blank_values=True)
         if path == "/identity" and method in ("GET", "HEAD"):
             return _xml(plex_xml.identity(self.library))
