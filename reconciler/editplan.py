@@ -38,6 +38,13 @@ def query_size(args: dict[str, Any]) -> int:
     return len(joinArgs(args))
 
 
+def fits(args: dict[str, Any], room: int) -> bool:
+    """Whether the query string of `args` is at most `room` bytes; a cheap bound first
+    (percent-encoding makes a byte at most three), the exact size only near the limit."""
+    bound = 1 + sum(len(key) + 2 + 3 * len(str(value).encode()) for key, value in args.items())
+    return bound <= room or query_size(args) <= room
+
+
 def _value(change: FieldChange) -> str:
     value = change.new
     if PLEX_FIELDS[change.field][1] == "rating" and value is not None:
@@ -121,11 +128,11 @@ class _Packer:
         self.current = dict(base)
 
     def fits_alone(self, piece: dict[str, Any]) -> bool:
-        return query_size({**self.base, **piece}) <= self.room
+        return fits({**self.base, **piece}, self.room)
 
     def add(self, piece: dict[str, Any]) -> None:
         clash = any(key in self.current for key in piece)
-        too_big = query_size({**self.current, **piece}) > self.room
+        too_big = not fits({**self.current, **piece}, self.room)
         if (clash or too_big) and self.current != self.base:
             self.requests.append(self.current)
             self.current = dict(self.base)
@@ -144,7 +151,7 @@ def plan_edit(base: dict[str, Any], edit: Edit, room: int) -> EditPlan:
     when not even one shortened piece fits.
     """
     whole = single_request(base, edit)
-    if query_size(whole) <= room:
+    if fits(whole, room):
         return EditPlan([whole])
     plan = EditPlan()
     packer = _Packer(base, room)

@@ -124,14 +124,6 @@ def _item_args(item: PlexItem) -> dict[str, Any]:
     return {"id": item.rating_key, "type": SEARCH_TYPE.get(item.type, 1)}
 
 
-@dataclass(frozen=True)
-class PosterUpload:
-    """What became of a poster: the sha1 Plex has selected, or why nothing was sent."""
-
-    selected: str | None
-    skipped: str | None = None
-
-
 class PlexClient:
     """stashplex's view of one Plex Media Server."""
 
@@ -311,13 +303,13 @@ class PlexClient:
             plan = plan_edit(_item_args(item), edit, self.request_budget - fixed)
             try:
                 for args in plan.requests:
-                    size = fixed + query_size(args)
                     self.query(
                         f"{key}{joinArgs(args)}",
                         f"editing item {item.rating_key} ({what})",
                         method="put",
                     )
             except PlexRequestTooLong:
+                size = fixed + query_size(args)
                 if self.request_budget <= MIN_REQUEST_BYTES:
                     raise PlexRequestTooLong(
                         f"Plex answered 414 (request too long) even to an edit of {size} bytes "
@@ -346,8 +338,9 @@ class PlexClient:
             )
         return plan
 
-    def upload_poster(self, rating_key: int, image: bytes, about: str = "") -> PosterUpload:
-        """Upload a poster Plex can take and make sure it is the one Plex shows.
+    def upload_poster(self, rating_key: int, image: bytes, about: str = "") -> str | None:
+        """Upload a poster Plex can take and make sure it is the one Plex shows; returns the
+        sha1 of the bytes Plex now shows, None when no poster was sent or kept.
 
         An image over Plex's upload limit is re-encoded or scaled down first, and skipped
         (with one warning naming `about`) when it cannot be made small enough. Plex does not
@@ -361,7 +354,7 @@ class PlexClient:
                 f"{MAX_UPLOAD_BYTES:,}, and cannot be made smaller"
             )
             log.warning("%s: poster not sent: %s", about or f"item {rating_key}", reason)
-            return PosterUpload(None, reason)
+            return None
         if len(data) != len(image):
             log.info(
                 "%s: cover of %s bytes re-encoded to %s bytes to fit Plex's upload limit",
@@ -386,10 +379,10 @@ class PlexClient:
                     sha1,
                     selected or "none",
                 )
-                return PosterUpload(None, "Plex did not keep the upload")
+                return None
             self.query(
                 f"/library/metadata/{rating_key}/poster{joinArgs({'url': wanted})}",
                 f"selecting the poster of item {rating_key}",
                 method="put",
             )
-        return PosterUpload(sha1)
+        return sha1

@@ -522,13 +522,14 @@ class Store:
         Few scenes have one, so the ids that do are read once and most scenes cost no query.
         """
         scene_id = str(scene_id)
-        with self.reading():
-            if self._remembering is None:
+        if self._remembering is None:
+            with self.reading():
                 self._remembering = {
                     row.scene_id for row in ReadBackMemory.select(ReadBackMemory.scene_id)
                 }
-            if scene_id not in self._remembering:
-                return {}
+        if scene_id not in self._remembering:
+            return {}
+        with self.reading():
             rows = ReadBackMemory.select().where(ReadBackMemory.scene_id == scene_id)
             return {row.field: Remembered(row.wanted, row.shown) for row in rows}
 

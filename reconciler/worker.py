@@ -342,9 +342,9 @@ class Worker:
             image = self.fetch_image(edit.poster)
             entry.poster_hash = hashlib.sha1(image).hexdigest()
             if not same_item or state.poster_hash != entry.poster_hash:
-                upload = self.plex.upload_poster(entry.item.rating_key, image, entry.scene.label)
+                shown = self.plex.upload_poster(entry.item.rating_key, image, entry.scene.label)
                 wrote = True
-                if upload.selected is not None and "thumb" not in entry.item.locked:
+                if shown is not None and "thumb" not in entry.item.locked:
                     edit.lock_poster = True
         if edit.changes or edit.lock_poster:
             edit.shortened = self.plex.write(entry.item, edit, entry.scene.label).shortened
@@ -366,8 +366,9 @@ class Worker:
             self.catalog.note(after)
             if changed and entry.edit is not None:
                 # where Plex shows a written field otherwise than sent: remember, say so once
-                known = self.store.read_back(entry.job.scene_id)
-                memory, forget, news = remember(read_back(entry.edit, after), known)
+                found = read_back(entry.edit, after)
+                known = self.store.read_back(entry.job.scene_id) if found else {}
+                memory, forget, news = remember(found, known)
                 for found in news:
                     log.info(
                         "%s: Plex shows %s as %r after stashplex sent %r; taken as in sync "

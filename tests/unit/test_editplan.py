@@ -122,3 +122,12 @@ def test_a_bad_request_budget_is_one_line_naming_the_key(value, message):
     with pytest.raises(ConfigError) as info:
         parse_config({"plex": {"max_request_bytes": value}}, env={})
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("text", ["plain words", "語" * 40, "a/b&c=d%e", "é" * 90])
+def test_the_quick_size_bound_never_lets_an_oversize_query_through(text):
+    from reconciler.editplan import fits
+
+    args = {**BASE, "summary.value": text, "summary.locked": 1}
+    size = query_size(args)
+    assert fits(args, size) and not fits(args, size - 1)
