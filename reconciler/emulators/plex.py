@@ -2,7 +2,9 @@
 
 It answers with the URLs, XML shapes, paging, status codes and edit semantics of a real
 server, on a real socket, so the daemon's Plex client is tested through plexapi
-rather than against mocks. Run standalone with
+rather than against mocks. Writes follow a real PMS's rules (the 414 limit, the upload limit,
+held poster bytes not re-selected, episodes without studio and genres) and its unknowns are
+switches: see `WriteRules` in plex_model.py for each rule's source. Run standalone with
 `python -m reconciler.emulators.plex --port P [--token T] [--fixture state.json]`.
 """
 
