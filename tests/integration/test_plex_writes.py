@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from urllib.parse import parse_qsl
 
 import pytest
+import yaml
 from PIL import Image
 
 from reconciler.app import App
@@ -329,3 +330,32 @@ def test_a_stamp_that_moves_after_the_write_causes_no_rewrite(pair):
     assert report.plex_changed == 1  # the stamp moved after the write was read back
     assert len(pair.edits()) == written
     assert pair.plex.item(key).summary == "Stamped late."
+
+
+def test_a_dry_run_shows_a_poster_that_only_needs_its_lock(pair, capsys):
+    from reconciler.cli import main
+
+    scene_id, key = pair.scene()
+    app = pair.start(fields=["title", "poster"])
+    app.reconcile_all()
+    app.close()
+    pair.app = None
+    pair.clock.tick()
+    pair.plex.edit_item(key, locked=pair.plex.item(key).locked - {"thumb"})  # unlocked by hand
+    config = pair.tmp_path / "stashplex.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "stash": {"url": pair.stash.url, "api_key": STASH_KEY},
+                "plex": {"url": pair.plex.url, "token": PLEX_TOKEN, "libraries": ["Adult"]},
+                "path_map": [{"stash": "/data", "plex": "/media"}],
+                "sync": {"fields": ["title", "poster"]},
+                "database": str(pair.tmp_path / "stashplex.db"),
+            }
+        )
+    )
+
+    assert main(["--config", str(config), "--reconcile-all", "--dry-run"]) == 0
+
+    out = capsys.readouterr().out
+    assert "poster: (lock only)" in out and "1 would be updated" in out
