@@ -338,14 +338,18 @@ class PlexClient:
             )
         return plan
 
-    def upload_poster(self, rating_key: int, image: bytes, about: str = "") -> str | None:
+    def upload_poster(
+        self, rating_key: int, image: bytes, about: str = "", may_hold: bool = True
+    ) -> str | None:
         """Upload a poster Plex can take and make sure it is the one Plex shows; returns the
         sha1 of the bytes Plex now shows, None when no poster was sent or kept.
 
         An image over Plex's upload limit is re-encoded or scaled down first, and skipped
-        (with one warning naming `about`) when it cannot be made small enough. Plex does not
-        re-select bytes the item already holds, so after the upload the selected poster is
-        read and, when it is another one, the uploaded one is selected.
+        (with one warning naming `about`) when it cannot be made small enough. Plex selects
+        uploaded bytes only when the item does not hold them already, so when it may
+        (`may_hold`: stashplex uploaded to this item before) the selected poster is read
+        after the upload and, when it is another one, the uploaded one is selected. A first
+        upload to an item is selected by Plex itself and costs no check.
         """
         data = fit_for_upload(image)
         if data is None:
@@ -365,6 +369,8 @@ class PlexClient:
         sha1 = hashlib.sha1(data).hexdigest()
         key = f"/library/metadata/{rating_key}/posters"
         self.query(key, f"uploading the poster of item {rating_key}", method="post", data=data)
+        if not may_hold:
+            return sha1
         wanted = f"upload://posters/{sha1}"
         root = self.query(key, f"reading the posters of item {rating_key}")
         photos = [el for el in root if el.tag == "Photo"] if root is not None else []

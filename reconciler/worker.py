@@ -200,7 +200,9 @@ class Worker:
                 state = states.get(scene.id)
                 poster = state.poster_source if state and state.rating_key == rating_key else None
                 try:
-                    edit = diff(scene, item, self.config.sync, poster)
+                    edit = diff(
+                        scene, item, self.config.sync, poster, self.store.read_back(scene.id)
+                    )
                 except StashplexError as exc:
                     outcome.append((scene, rating_key, exc))
                     continue
@@ -342,7 +344,13 @@ class Worker:
             image = self.fetch_image(edit.poster)
             entry.poster_hash = hashlib.sha1(image).hexdigest()
             if not same_item or state.poster_hash != entry.poster_hash:
-                shown = self.plex.upload_poster(entry.item.rating_key, image, entry.scene.label)
+                # only an item stashplex uploaded to before can hold these bytes already
+                shown = self.plex.upload_poster(
+                    entry.item.rating_key,
+                    image,
+                    entry.scene.label,
+                    may_hold=same_item and state.poster_hash is not None,
+                )
                 wrote = True
                 if shown is not None and "thumb" not in entry.item.locked:
                     edit.lock_poster = True

@@ -359,3 +359,16 @@ def test_a_dry_run_shows_a_poster_that_only_needs_its_lock(pair, capsys):
 
     out = capsys.readouterr().out
     assert "poster: (lock only)" in out and "1 would be updated" in out
+
+
+def test_a_dry_run_does_not_offer_to_rewrite_a_shortened_value(pair):
+    pair.plex.library.rules.max_request_line = 7000
+    scene_id, key = pair.scene(details=JAPANESE * 67)
+    app = pair.start(fields=["title", "summary"])
+    app.reconcile_all()
+    pair.clock.tick()
+    pair.stash.update_scene(scene_id, title="Retitled")
+
+    ((scene, rating_key, edit),) = app.worker.preview(app.stash.scenes_by_ids([scene_id]))
+
+    assert rating_key == key and [change.field for change in edit.changes] == ["title"]
