@@ -72,14 +72,36 @@ def read_back(edit: Edit, after: PlexItem) -> list[ReadBack]:
     """
     found = []
     for change in edit.changes:
-        sent = edit.shortened.get(change.field, change.new)
-        shown = current_value(after, change.field)
         if change.field == "collection":
             continue  # the collection list is what Plex had plus one: nothing to fold
+        sent = edit.shortened.get(change.field, change.new)
+        shown = sent if _kept_as_sent(after, change.field, sent) else None
+        if shown is None:
+            shown = current_value(after, change.field)
         if not same_value(change.field, shown, sent) and not _plex_form(change.field, shown, sent):
             continue
         found.append(ReadBack(change.field, change.new, sent, shown))
     return found
+
+
+# the PlexItem attribute that holds each sync field as Plex sent it
+_RAW = {
+    "title": "title",
+    "summary": "summary",
+    "date": "originally_available_at",
+    "studio": "studio",
+    "rating": "user_rating",
+    "performers": "actors",
+    "tags": "genres",
+}
+
+
+def _kept_as_sent(after: PlexItem, name: str, sent: Any) -> bool:
+    """The cheap, common case: Plex holds exactly what was sent (no cleaning, no sorting)."""
+    raw = getattr(after, _RAW[name])
+    if isinstance(sent, tuple):
+        return len(raw) == len(sent) and set(raw) == set(sent)
+    return sent is not None and raw == sent
 
 
 def remember(
