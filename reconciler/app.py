@@ -58,7 +58,7 @@ class App:
     def __init__(self, config: Config, store: Store | None = None) -> None:
         self.config = config
         self.store = store or Store(config.database)
-        self.plex = PlexClient(config.plex)
+        self.plex = PlexClient(config.plex, synced_fields=config.sync.fields)
         self.stash = StashClient(config.stash)
         self.catalog = PlexCatalog(self.plex)
         self.engine = Engine(config, self.store, self.stash, self.catalog)

@@ -385,6 +385,8 @@ def _dry_run(app, progress) -> int:
             print(f"    {change.field}: {_show(change.old)} -> {_show(change.new)}{note}")
         if outcome.poster:
             print("    poster: new screenshot from Stash")
+        elif outcome.lock_poster:
+            print("    poster: (lock only)")
     print(
         f"dry run: {report.seen} scenes seen, {changes} would be updated, "
         f"{report.unmatched} unmatched; nothing was written"

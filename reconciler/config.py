@@ -43,6 +43,8 @@ TOKEN_ENV = "STASHPLEX_PLEX_TOKEN"
 API_KEY_ENV = "STASHPLEX_STASH_API_KEY"
 CONFIG_ENV = "STASHPLEX_CONFIG"
 DEFAULT_CONFIG_FILE = "stashplex.yaml"
+# below this an edit PUT cannot carry even one field with its lock and the item's id
+MIN_REQUEST_BYTES = 1024
 
 
 @dataclass
@@ -62,6 +64,7 @@ class PlexConfig:
     timeout: float = 30
     verify_ssl: bool = True
     ca_bundle: str = ""
+    max_request_bytes: int = 7000
 
 
 @dataclass
@@ -231,6 +234,11 @@ def _check(config: Config) -> None:
                 f"{section}.ca_bundle: no such file {server.ca_bundle!r}; expected the path of "
                 "a PEM certificate"
             )
+    if config.plex.max_request_bytes < MIN_REQUEST_BYTES:
+        raise ConfigError(
+            f"plex.max_request_bytes: expected a whole number of bytes, at least "
+            f"{MIN_REQUEST_BYTES}, got {config.plex.max_request_bytes}"
+        )
     schedule = config.schedule
     for name in ("poll_interval", "process_interval"):
         if getattr(schedule, name) <= 0:

@@ -1,8 +1,10 @@
 """Pure diffing: what must change on a Plex item so that it says what the Stash scene says.
 
-Only the fields in `sync.fields` are considered. An empty Stash value leaves Plex
-alone unless `clear_empty` is set. A field whose value already matches but is not
-locked is written again with its lock, so Plex's agents cannot revert it later.
+Only the fields in `sync.fields` are considered, and on episodes only those Plex keeps
+on episodes. An empty Stash value leaves Plex alone unless `clear_empty` is set. A field
+whose value already matches but is not locked is written again with its lock, so Plex's
+agents cannot revert it later. Tag lists are compared without regard to case, and what
+Plex was seen to show for a value once sent (the read-back memory) counts as that value.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.config import SyncConfig
 from reconciler.errors import InvalidSceneData
 from reconciler.models import PlexItem, Scene
+
+if TYPE_CHECKING:
+    from reconciler.readback import Remembered
 
 # sync field -> (Plex field or tag name, kind)
 PLEX_FIELDS: dict[str, tuple[str, str]] = {
@@ -29,6 +35,11 @@ PLEX_FIELDS: dict[str, tuple[str, str]] = {
     "tags": ("genre", "tags"),
     "collection": ("collection", "tags"),
 }
+
+# Plex keeps neither a studio nor genres on episodes: plexapi's `EpisodeEditMixins` has no
+# StudioMixin or GenreMixin (plexapi/mixins/__init__.py), and real episode payloads hold
+# neither (shared/reference/plex-http.md §8)
+NOT_ON_EPISODES: tuple[str, ...] = ("studio", "tags")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -49,13 +60,19 @@ class FieldChange:
 
 @dataclass
 class Edit:
-    """Everything one Plex item needs; text fields and tags go out in one request."""
+    """Everything one Plex item needs; text fields and tags go out in one request when they fit.
+
+    `lock_poster` asks for the poster's lock (`thumb.locked=1`); `shortened` is filled by
+    the write with the values that had to be shortened to fit a request (field -> value sent).
+    """
 
     changes: list[FieldChange] = field(default_factory=list)
     poster: str | None = None
+    lock_poster: bool = False
+    shortened: dict[str, Any] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.changes) or self.poster is not None
+        return bool(self.changes) or self.poster is not None or self.lock_poster
 
     @property
     def fields(self) -> list[str]:
@@ -146,7 +163,15 @@ def content_hash(scene: Scene, sync: SyncConfig) -> str:
     return hashlib.blake2b(blob, digest_size=16).hexdigest()
 
 
-def _current(item: PlexItem, name: str) -> Any:
+def fields_for(item_type: str, names: list[str]) -> list[str]:
+    """The sync fields Plex keeps on an item of this type."""
+    if item_type != "episode":
+        return list(names)
+    return [name for name in names if name not in NOT_ON_EPISODES]
+
+
+def current_value(item: PlexItem, name: str) -> Any:
+    """What Plex shows for a sync field, in the shape `desired_values` gives."""
     return {
         "title": item.title or "",
         "summary": item.summary or "",
@@ -165,22 +190,40 @@ def _same_rating(a: float | None, b: float | None) -> bool:
     return abs(a - b) < 0.05
 
 
+def same_value(name: str, a: Any, b: Any) -> bool:
+    """Whether Plex showing `a` means it holds `b`: ratings within a rounding step, tag
+    lists without regard to case (Plex may merge tags that differ only in case)."""
+    kind = PLEX_FIELDS[name][1]
+    if kind == "rating":
+        return _same_rating(a, b)
+    if kind == "tags":
+        return [n.casefold() for n in a or ()] == [n.casefold() for n in b or ()]
+    return a == b
+
+
 def diff(
     scene: Scene,
     item: PlexItem,
     sync: SyncConfig,
     poster_synced: str | None = None,
+    read_back: Mapping[str, Remembered] | None = None,
 ) -> Edit:
     """The edit that brings `item` in line with `scene`.
 
     `poster_synced` is the screenshot URL last uploaded for this scene (Stash stamps
     it with the scene's update time); only a new URL makes the poster a candidate,
-    and the worker uploads it only when the bytes differ too.
+    and the worker uploads it only when the bytes differ too. `read_back` is what Plex
+    was seen to show for values sent before (field -> memory): a field showing that is
+    in sync until Stash changes.
     """
     edit = Edit()
+    read_back = read_back or {}
+    kept = set(fields_for(item.type, list(sync.fields)))
     for name, wanted in desired_values(scene, sync).items():
+        if name not in kept:
+            continue
         plex_name, kind = PLEX_FIELDS[name]
-        current = _current(item, name)
+        current = current_value(item, name)
         locked = plex_name in item.locked
         if name == "collection":
             if wanted is None:
@@ -197,10 +240,15 @@ def diff(
             empty = current in ((), None, "")
             if empty:
                 continue
-        same = _same_rating(current, wanted) if kind == "rating" else current == wanted
+        same = same_value(name, current, wanted)
+        if not same and name in read_back:
+            same = read_back[name].matches(wanted, current)
         if same and locked:
             continue
         edit.changes.append(FieldChange(name, current, wanted))
-    if "poster" in sync.fields and scene.screenshot and poster_synced != scene.screenshot:
-        edit.poster = scene.screenshot
+    if "poster" in sync.fields and scene.screenshot:
+        if poster_synced != scene.screenshot:
+            edit.poster = scene.screenshot
+        elif "thumb" not in item.locked:
+            edit.lock_poster = True
     return edit

@@ -73,6 +73,14 @@ class PlexPermanentError(PermanentError):
     """Plex refused the request for good (401/403, other 4xx, a missing library, ambiguity)."""
 
 
+class PlexRequestTooLong(PlexPermanentError):
+    """Plex (or a proxy in front of it) answered 414: the request line was too long.
+
+    The writer splits such an edit further and retries; only an edit that cannot be
+    split any more lets this escape.
+    """
+
+
 class InvalidSceneData(PermanentError):
     """The scene from Stash holds data Plex cannot take (a missing path, an impossible date...)."""
 
@@ -137,6 +145,8 @@ def translate_plex_error(exc: BaseException, action: str) -> StashplexError:
             )
         if status == 503:
             return PlexUnavailable(f"Plex is unavailable (503) while {action}")
+        if status == 414:
+            return PlexRequestTooLong(f"Plex answered 414 (request too long) while {action}")
         if status is not None and is_transient_status(status):
             return PlexTemporaryError(f"Plex answered {detail} while {action}")
         return PlexPermanentError(f"Plex rejected the request with {detail} while {action}")

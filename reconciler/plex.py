@@ -14,21 +14,24 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import urlsplit
 
 import requests
 from plexapi.server import PlexServer
 from plexapi.utils import joinArgs
 
-from reconciler.config import PlexConfig, tls_verify
-from reconciler.diff import PLEX_FIELDS, Edit
+from reconciler.config import MIN_REQUEST_BYTES, SYNC_FIELDS, PlexConfig, tls_verify
+from reconciler.diff import NOT_ON_EPISODES, Edit
+from reconciler.editplan import EditPlan, plan_edit, query_size, single_request
 from reconciler.errors import (
     LibraryNotFound,
     PlexNotFound,
+    PlexRequestTooLong,
     PlexTemporaryError,
     translate_plex_error,
 )
 from reconciler.httpsession import ConfiguredSession
+from reconciler.images import MAX_UPLOAD_BYTES, fit_for_upload
 from reconciler.models import PlexItem
 
 log = logging.getLogger(__name__)
@@ -113,44 +116,32 @@ def fingerprint(item: PlexItem) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def _tag_args(tag: str, wanted: Sequence[str], current: Sequence[str]) -> dict[str, Any]:
-    """Set a tag list to exactly `wanted`: the indexed list replaces, a removal drops leftovers."""
-    args: dict[str, Any] = {f"{tag}.locked": 1}
-    for i, name in enumerate(wanted):
-        args[f"{tag}[{i}].tag.tag"] = name
-    leftovers = [name for name in current if name.casefold() not in {w.casefold() for w in wanted}]
-    if leftovers:
-        args[f"{tag}[].tag.tag-"] = ",".join(quote(name) for name in leftovers)
-    return args
-
-
 def edit_args(item: PlexItem, edit: Edit) -> dict[str, Any]:
-    """The query arguments of the one PUT that applies `edit` to `item`, every field locked."""
-    args: dict[str, Any] = {
-        "id": item.rating_key,
-        "type": SEARCH_TYPE.get(item.type, 1),
-    }
-    for change in edit.changes:
-        plex_name, kind = PLEX_FIELDS[change.field]
-        if kind == "tags":
-            args.update(_tag_args(plex_name, change.new, change.old))
-        else:
-            value = change.new
-            if kind == "rating" and value is not None:
-                value = f"{value:g}"
-            args[f"{plex_name}.value"] = "" if value is None else value
-            args[f"{plex_name}.locked"] = 1
-    return args
+    """The query arguments of one PUT that applies all of `edit` to `item`, every field locked."""
+    return single_request(_item_args(item), edit)
+
+
+def _item_args(item: PlexItem) -> dict[str, Any]:
+    return {"id": item.rating_key, "type": SEARCH_TYPE.get(item.type, 1)}
 
 
 class PlexClient:
     """stashplex's view of one Plex Media Server."""
 
-    def __init__(self, config: PlexConfig, session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        config: PlexConfig,
+        session: requests.Session | None = None,
+        synced_fields: Sequence[str] = SYNC_FIELDS,
+    ) -> None:
         self.config = config
         self.session = session or ConfiguredSession(tls_verify(config), config.url)
+        self.synced_fields = list(synced_fields)
+        # lowered for the rest of the run when Plex (or a proxy) answers 414 below it
+        self.request_budget = config.max_request_bytes
         self._server: PlexServer | None = None
         self._sections: list[Section] | None = None
+        self._told_show_limits = False
 
     def _call(self, action: str, fn: Callable[[], T]) -> T:
         try:
@@ -227,7 +218,23 @@ class PlexClient:
                     f"plex.libraries: library {title!r} not found on Plex; it has {existing}"
                 )
             chosen.append(by_title[title])
+        self._tell_show_limits(chosen)
         return chosen
+
+    def _tell_show_limits(self, sections: list[Section]) -> None:
+        """Say once which configured fields a show library's episodes cannot take."""
+        if self._told_show_limits:
+            return
+        self._told_show_limits = True
+        lost = [name for name in self.synced_fields if name in NOT_ON_EPISODES]
+        for section in sections:
+            if section.type == "show" and lost:
+                log.info(
+                    "library %r is a show library: Plex keeps no %s on episodes, so "
+                    "stashplex does not write them there",
+                    section.title,
+                    " and ".join(lost),
+                )
 
     def list_items(
         self,
@@ -302,21 +309,107 @@ class PlexClient:
 
     # -- writing -------------------------------------------------------------
 
-    def write(self, item: PlexItem, edit: Edit) -> None:
-        """Every text field and tag list of the edit, locked, in one request."""
-        if not edit.changes:
-            return
-        args = edit_args(item, edit)
-        self.query(
-            f"/library/sections/{item.section_id}/all{joinArgs(args)}",
-            f"editing item {item.rating_key} ({', '.join(c.field for c in edit.changes)})",
-            method="put",
-        )
+    def write(self, item: PlexItem, edit: Edit, about: str = "") -> EditPlan:
+        """The edit's fields and tag lists, each locked, in as few PUTs as the size budget
+        allows (one when it fits). A 414 lowers the budget and the edit goes out again split
+        further. Values shortened to fit are logged once, naming `about` (the scene), and
+        returned in the plan."""
+        if not edit.changes and not edit.lock_poster:
+            return EditPlan()
+        key = f"/library/sections/{item.section_id}/all"
+        fixed = len("PUT ") + len(urlsplit(self.config.url).path.rstrip("/")) + len(key)
+        fixed += len(" HTTP/1.1")
+        what = ", ".join(edit.fields) or "poster lock"
+        while True:
+            plan = plan_edit(_item_args(item), edit, self.request_budget - fixed)
+            try:
+                for args in plan.requests:
+                    self.query(
+                        f"{key}{joinArgs(args)}",
+                        f"editing item {item.rating_key} ({what})",
+                        method="put",
+                    )
+            except PlexRequestTooLong:
+                size = fixed + query_size(args)
+                if self.request_budget <= MIN_REQUEST_BYTES:
+                    raise PlexRequestTooLong(
+                        f"Plex answered 414 (request too long) even to an edit of {size} bytes "
+                        f"for item {item.rating_key}: a proxy in front of Plex may limit "
+                        "request lines; raise its limit"
+                    ) from None
+                lowered = min(self.request_budget, size) * 3 // 4
+                self.request_budget = max(MIN_REQUEST_BYTES, lowered)
+                log.warning(
+                    "Plex answered 414 to an edit of %d bytes; keeping edits under %d bytes "
+                    "from now on (set plex.max_request_bytes to stay there)",
+                    size,
+                    self.request_budget,
+                )
+                continue
+            break
+        for name, value in plan.shortened.items():
+            shown = f"{len(value)} tags" if isinstance(value, tuple) else f"{len(value)} characters"
+            log.warning(
+                "%s: %s is too long for one request to Plex (plex.max_request_bytes %d); "
+                "written shortened to %s",
+                about or f"item {item.rating_key}",
+                name,
+                self.request_budget,
+                shown,
+            )
+        return plan
 
-    def upload_poster(self, rating_key: int, image: bytes) -> None:
-        self.query(
-            f"/library/metadata/{rating_key}/posters",
-            f"uploading the poster of item {rating_key}",
-            method="post",
-            data=image,
+    def upload_poster(
+        self, rating_key: int, image: bytes, about: str = "", may_hold: bool = True
+    ) -> str | None:
+        """Upload a poster Plex can take and make sure it is the one Plex shows; returns the
+        sha1 of the bytes Plex now shows, None when no poster was sent or kept.
+
+        An image over Plex's upload limit is re-encoded or scaled down first, and skipped
+        (with one warning naming `about`) when it cannot be made small enough. Plex selects
+        uploaded bytes only when the item does not hold them already, so when it may
+        (`may_hold`: stashplex uploaded to this item before) the selected poster is read
+        after the upload and, when it is another one, the uploaded one is selected. A first
+        upload to an item is selected by Plex itself and costs no check.
+        """
+        data = fit_for_upload(image)
+        if data is None:
+            reason = (
+                f"the cover is {len(image):,} bytes, over Plex's upload limit of "
+                f"{MAX_UPLOAD_BYTES:,}, and cannot be made smaller"
+            )
+            log.warning("%s: poster not sent: %s", about or f"item {rating_key}", reason)
+            return None
+        if len(data) != len(image):
+            log.info(
+                "%s: cover of %s bytes re-encoded to %s bytes to fit Plex's upload limit",
+                about or f"item {rating_key}",
+                f"{len(image):,}",
+                f"{len(data):,}",
+            )
+        sha1 = hashlib.sha1(data).hexdigest()
+        key = f"/library/metadata/{rating_key}/posters"
+        self.query(key, f"uploading the poster of item {rating_key}", method="post", data=data)
+        if not may_hold:
+            return sha1
+        wanted = f"upload://posters/{sha1}"
+        root = self.query(key, f"reading the posters of item {rating_key}")
+        photos = [el for el in root if el.tag == "Photo"] if root is not None else []
+        selected = next(
+            (p.attrib.get("ratingKey") for p in photos if p.attrib.get("selected") == "1"), None
         )
+        if selected != wanted:
+            if not any(p.attrib.get("ratingKey") == wanted for p in photos):
+                log.warning(
+                    "%s: Plex does not list the uploaded poster %s; it shows %s",
+                    about or f"item {rating_key}",
+                    sha1,
+                    selected or "none",
+                )
+                return None
+            self.query(
+                f"/library/metadata/{rating_key}/poster{joinArgs({'url': wanted})}",
+                f"selecting the poster of item {rating_key}",
+                method="put",
+            )
+        return sha1

@@ -23,6 +23,7 @@ from typing import Any
 import peewee as pw
 
 from reconciler.errors import StashplexError
+from reconciler.readback import Remembered
 
 SCHEMA_VERSION = 2
 
@@ -113,7 +114,19 @@ class Setting(_Model):
     value = pw.TextField()
 
 
-MODELS = [Job, DeadLetter, Watermark, SceneState, Setting]
+class ReadBackMemory(_Model):
+    """What Plex showed for a value stashplex sent, per scene and field (see readback.py)."""
+
+    scene_id = pw.TextField()
+    field = pw.TextField()
+    wanted = pw.TextField()
+    shown = pw.TextField()
+
+    class Meta:
+        primary_key = pw.CompositeKey("scene_id", "field")
+
+
+MODELS = [Job, DeadLetter, Watermark, SceneState, Setting, ReadBackMemory]
 
 
 @dataclass(frozen=True)
@@ -154,6 +167,7 @@ class Store:
 
     def __init__(self, path: str | os.PathLike, busy_timeout: float = 10.0) -> None:
         self.path = str(path)
+        self._remembering: set[str] | None = None  # scenes with a read-back memory
         self.db = pw.SqliteDatabase(
             self.path,
             pragmas={
@@ -530,3 +544,40 @@ class Store:
                         )
                     )
         return found
+
+    # -- read-back memory ------------------------------------------------------
+
+    def read_back(self, scene_id: str) -> dict[str, Remembered]:
+        """What Plex was seen to show for values sent for this scene (field -> memory).
+
+        Few scenes have one, so the ids that do are read once and most scenes cost no query.
+        """
+        scene_id = str(scene_id)
+        if self._remembering is None:
+            with self.reading():
+                self._remembering = {
+                    row.scene_id for row in ReadBackMemory.select(ReadBackMemory.scene_id)
+                }
+        if scene_id not in self._remembering:
+            return {}
+        with self.reading():
+            rows = ReadBackMemory.select().where(ReadBackMemory.scene_id == scene_id)
+            return {row.field: Remembered(row.wanted, row.shown) for row in rows}
+
+    def remember_read_back(
+        self, scene_id: str, memory: dict[str, Remembered], forget: Iterable[str] = ()
+    ) -> None:
+        """Keep `memory` for these fields of the scene, and drop what `forget` names."""
+        scene_id = str(scene_id)
+        forget = [name for name in forget if name not in memory]
+        with self.transaction():
+            for name, entry in memory.items():
+                ReadBackMemory.replace(
+                    scene_id=scene_id, field=name, wanted=entry.wanted, shown=entry.shown
+                ).execute()
+            if forget:
+                ReadBackMemory.delete().where(
+                    (ReadBackMemory.scene_id == scene_id) & ReadBackMemory.field.in_(forget)
+                ).execute()
+        if self._remembering is not None and memory:
+            self._remembering.add(scene_id)

@@ -31,6 +31,7 @@ from reconciler.models import PlexItem, Scene
 from reconciler.pathmap import PathMap
 from reconciler.plex import fingerprint
 from reconciler.progress import ProgressFn, quiet
+from reconciler.readback import read_back, remember
 from reconciler.retry import Backoff, RetryRules
 from reconciler.status import LAST_WRITE
 from reconciler.store import Job, Store
@@ -199,7 +200,9 @@ class Worker:
                 state = states.get(scene.id)
                 poster = state.poster_source if state and state.rating_key == rating_key else None
                 try:
-                    edit = diff(scene, item, self.config.sync, poster)
+                    edit = diff(
+                        scene, item, self.config.sync, poster, self.store.read_back(scene.id)
+                    )
                 except StashplexError as exc:
                     outcome.append((scene, rating_key, exc))
                     continue
@@ -329,19 +332,31 @@ class Worker:
         # what was uploaded is known per item: a moved file's new item needs the poster again
         same_item = state is not None and state.rating_key == entry.item.rating_key
         edit = diff(
-            entry.scene, entry.item, self.config.sync, state.poster_source if same_item else None
+            entry.scene,
+            entry.item,
+            self.config.sync,
+            state.poster_source if same_item else None,
+            self.store.read_back(entry.job.scene_id),
         )
         entry.edit = edit
         wrote = False
-        if edit.changes:
-            self.plex.write(entry.item, edit)
-            wrote = True
         if edit.poster is not None:
             image = self.fetch_image(edit.poster)
             entry.poster_hash = hashlib.sha1(image).hexdigest()
             if not same_item or state.poster_hash != entry.poster_hash:
-                self.plex.upload_poster(entry.item.rating_key, image)
+                # only an item stashplex uploaded to before can hold these bytes already
+                shown = self.plex.upload_poster(
+                    entry.item.rating_key,
+                    image,
+                    entry.scene.label,
+                    may_hold=same_item and state.poster_hash is not None,
+                )
                 wrote = True
+                if shown is not None and "thumb" not in entry.item.locked:
+                    edit.lock_poster = True
+        if edit.changes or edit.lock_poster:
+            edit.shortened = self.plex.write(entry.item, edit, entry.scene.label).shortened
+            wrote = True
         return wrote
 
     def _finish_written(self, written: list[_Planned], finished: list) -> None:
@@ -357,6 +372,22 @@ class Worker:
         """A job done; `after` is the item as Plex has it now (None if unreadable)."""
         if after is not None:
             self.catalog.note(after)
+            if changed and entry.edit is not None:
+                # where Plex shows a written field otherwise than sent: remember, say so once
+                found = read_back(entry.edit, after)
+                known = self.store.read_back(entry.job.scene_id) if found else {}
+                memory, forget, news = remember(found, known)
+                for found in news:
+                    log.info(
+                        "%s: Plex shows %s as %r after stashplex sent %r; taken as in sync "
+                        "until Stash changes it",
+                        entry.scene.label,
+                        found.field,
+                        found.shown,
+                        found.sent,
+                    )
+                if memory or forget:
+                    self.store.remember_read_back(entry.job.scene_id, memory, forget)
         values = {
             "stash_updated_at": entry.scene.updated_at,
             "rating_key": entry.item.rating_key,

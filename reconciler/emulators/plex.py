@@ -5,7 +5,10 @@ server, on a real socket, so the daemon's Plex client is tested through plexapi
 rather than against mocks. Where a real PMS is known to differ from the obvious (relative
 dates, strict `>>=`, `titleSort` order, ignored unknown filters, ratings, the maintenance 503,
 multi-id reads), the behaviour and its source are given where it is modelled
-(`plex_query`, `rate_item`, `maintenance`, the constructor's switches). Run standalone with
+(`plex_query`, `rate_item`, `maintenance`, the constructor's switches). Writes follow a real
+PMS's rules (the 414 limit, the upload limit, held poster bytes not re-selected, episodes
+without studio and genres) and its unknowns are switches: see `WriteRules` in plex_model.py
+for each rule's source. Run standalone with
 `python -m reconciler.emulators.plex --port P [--token T] [--fixture state.json]`.
 """
 
@@ -26,7 +29,7 @@ from urllib.parse import parse_qsl
 
 from . import plex_meta, plex_xml
 from .http import EmulatorServer, Request, Response
-from .plex_edit import apply_rate, apply_section_edit
+from .plex_edit import apply_rate, apply_section_edit, check_request_line
 from .plex_model import IMAGES, EditError, PlexItem, PlexLibrary, UnknownKey, _Item
 from .plex_query import parse_query, run_query
 
@@ -39,6 +42,7 @@ _REASONS = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    414: "Request-URI Too Long",
     500: "Internal Server Error",
 }
 MISSING_IN_BATCH = ("rest", "404")
@@ -121,6 +125,11 @@ def _classify(method: str, path: str) -> str:
     if path == "/:/rate":
         return "write"
     if m := _METADATA.match(path):
+        if m.group(2) in ("posters", "arts"):
+            # an upload is an image; listing what an item holds is not
+            return "image" if method == "POST" else "other"
+        if m.group(2) in ("poster", "art") and method == "PUT":
+            return "write"  # selecting one of the images the item holds
         if m.group(2) in _IMAGE_PATHS:
             return "image"
         return "detail" if m.group(2) is None and method == "GET" else "other"
@@ -287,6 +296,11 @@ class PlexEmulator(EmulatorServer):
                 )
             )
             return Response(503, body, "text/xml;charset=utf-8")
+        try:
+            check_request_line(self.library.rules, method, path, request.query)
+        except EditError as exc:
+            return _html_error(exc.status, exc.reason)
+        self.library.settle()
         params = parse_qsl(request.query, keep_blank_values=True)
         if path == "/identity" and method in ("GET", "HEAD"):
             return _xml(plex_xml.identity(self.library))

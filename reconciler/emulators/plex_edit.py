@@ -1,7 +1,9 @@
 """`PUT /library/sections/{id}/all` and `PUT /:/rate`: the edit wire format, applied like PMS.
 
 The query arrives already split by `parse_qsl` (one decoding pass). The whole request is
-validated before anything changes, so a 400 leaves the library untouched.
+validated before anything changes, so a 400 leaves the library untouched. As on a real
+PMS (shared/reference/plex-http.md §8), episodes ignore studio and genre edits, and the
+library's `WriteRules` decide the 414 limit, tag case merging and when `updatedAt` moves.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from urllib.parse import unquote
 from .plex_model import (
     FIELDS,
     LOCKABLE,
+    NOT_ON_EPISODES,
     SEARCH_TYPES,
     TAGS,
     EditError,
     PlexLibrary,
+    WriteRules,
     _Item,
     check_date,
     check_rating,
@@ -68,6 +72,15 @@ def _field_value(name: str, raw: str) -> object:
     return raw
 
 
+def check_request_line(rules: WriteRules, method: str, path: str, query: str) -> None:
+    """414 for a request line over `rules.max_request_line` bytes, as PMS or its proxy does."""
+    if rules.max_request_line is None:
+        return
+    size = len(method) + 1 + len(path) + (1 + len(query) if query else 0) + len(" HTTP/1.1")
+    if size > rules.max_request_line:
+        raise EditError(414, f"request line of {size} bytes is over {rules.max_request_line}")
+
+
 def _plan(params: list[tuple[str, str]]) -> _Plan:
     plan = _Plan()
     for key, raw in params:
@@ -98,18 +111,23 @@ def _plan(params: list[tuple[str, str]]) -> _Plan:
     return plan
 
 
-def _apply(item: _Item, plan: _Plan) -> None:
+def _apply(library: PlexLibrary, item: _Item, plan: _Plan) -> None:
+    ignored = NOT_ON_EPISODES if item.type == "episode" else set()
     for attr, value in plan.values.items():
+        if attr in ignored:
+            continue
         setattr(item, attr, "" if attr == "summary" and value is None else value)
-    for tag in plan.clear:
+    for tag in plan.clear - ignored:
         item.tags[tag] = []
     for tag, slots in plan.replace.items():
+        if tag in ignored:
+            continue
         names: list[str] = []
         roles: dict[str, str] = {}
         thumbs: dict[str, str] = {}
         for index in sorted(slots):
             slot = slots[index]
-            name = slot["tag.tag"].strip()
+            name = library.spelling(tag, slot["tag.tag"].strip())
             if name not in names:
                 names.append(name)
             if "tagging.text" in slot:
@@ -121,11 +139,15 @@ def _apply(item: _Item, plan: _Plan) -> None:
         if tag == "actor":
             item.roles, item.role_thumbs = roles, thumbs
     for tag, names in plan.remove.items():
+        if tag in ignored:
+            continue
         gone = {n.lower() for n in names}
         item.tags[tag] = [t for t in item.tags.get(tag, []) if t.lower() not in gone]
         if tag == "actor":
             item.roles = {k: v for k, v in item.roles.items() if k.lower() not in gone}
     for name, locked in plan.locks.items():
+        if name in ignored:
+            continue
         if locked:
             item.locked.add(name)
         else:
@@ -166,10 +188,9 @@ def apply_section_edit(
                 raise EditError(400, "an edit without id needs a type")
             items = [it for it in section.ordered() if it.type == wanted]
         plan = _plan(params)
-        now = library.now()
         for item in items:
-            _apply(item, plan)
-            item.updated_at = now
+            _apply(library, item, plan)
+            library.stamp_edit(item)
             library.changed(item)
         return [it.rating_key for it in items]
 

@@ -67,6 +67,40 @@ _PLURAL = {
 }
 
 
+@dataclass
+class WriteRules:
+    """How strictly the emulated PMS treats writes; each rule is a real server's behaviour
+    from shared/reference/plex-http.md §8, and the [U] ones (unknown on a real PMS) are
+    switches so tests can run both ways.
+
+    - `max_request_line`: longer request lines (method, target, version) get 414. The PMS
+      limit is not documented; nginx in front of it allows 8 KB (§8 [M]: spotify-to-plex
+      PR 23, plex-playlist-sync issue 66). None turns the limit off.
+    - `max_upload_bytes`: larger poster/art uploads get 500 (§8 [M]: Kometa `modules/plex.py`
+      `MAX_IMAGE_SIZE = 10480000`, PR 2449; Mediux-Posters issue 44).
+    - `merge_tag_case`: a tag name that differs only in case from one the library has
+      becomes that tag ([U]: Kometa issue 201 says merged, labelarr compares without case).
+    - `lock_on_upload`: an upload locks the image ([U]: §6 of the same file, unverified);
+      off, only `thumb.locked=1` locks it.
+    - `updated_at_delay`: seconds before an edit's new `updatedAt` shows ([U]: "a change
+      stamp read back right after a write may still move"); 0 shows it at once.
+
+    Always on, as a real PMS does: bytes an item already holds are stored but not selected
+    again (§8 [M]/[C]: Incipit.bundle `RESELECT_PAD` notes; plexapi `mixins/resources.py`),
+    and episodes ignore studio and genre edits (§8 [C]: plexapi `video.py` Episode mixins).
+    """
+
+    max_request_line: int | None = 8192
+    max_upload_bytes: int = 10_480_000
+    merge_tag_case: bool = False
+    lock_on_upload: bool = True
+    updated_at_delay: int = 0
+
+
+# what Plex keeps no value of on an episode (edits of these are ignored there)
+NOT_ON_EPISODES = {"studio", "genre"}
+
+
 class EditError(Exception):
     """A request the real server would refuse; `status` is the HTTP answer."""
 
@@ -239,6 +273,7 @@ class PlexLibrary:
         self.clock = clock
         self.lock = threading.RLock()
         self.version = 0  # bumped on every change; keys listing caches
+        self.rules = WriteRules()
         self.reset()
 
     def reset(self) -> None:
@@ -251,6 +286,7 @@ class PlexLibrary:
             self.next_rating_key = 1
             self.next_media_id = 1
             self.created_at = self.now()
+            self.pending_stamps: dict[int, tuple[int, int]] = {}  # key -> (stamp, shows at)
             self.changed()
 
     def now(self) -> int:
@@ -260,6 +296,39 @@ class PlexLibrary:
         self.version += 1
         if item is not None:
             item.cache.clear()
+
+    def stamp_edit(self, item: _Item) -> None:
+        """An edit's `updatedAt`: now, or after `rules.updated_at_delay` seconds."""
+        now = self.now()
+        if self.rules.updated_at_delay > 0:
+            self.pending_stamps[item.rating_key] = (now, now + self.rules.updated_at_delay)
+        else:
+            item.updated_at = now
+
+    def settle(self) -> None:
+        """Show the delayed `updatedAt` stamps that are due (called before each request)."""
+        with self.lock:
+            now = self.now()
+            for key, (stamp, shows_at) in list(self.pending_stamps.items()):
+                if now >= shows_at:
+                    del self.pending_stamps[key]
+                    item = self.by_key.get(key)
+                    if item is not None:
+                        item.updated_at = max(item.updated_at, stamp)
+                        self.changed(item)
+
+    def spelling(self, tag: str, name: str) -> str:
+        """The name a tag gets: with `rules.merge_tag_case`, the spelling the library already
+        has for it in any case (a scan of the library: the emulator's libraries are small
+        wherever this is switched on)."""
+        if not self.rules.merge_tag_case:
+            return name
+        folded = name.casefold()
+        for item in self.by_key.values():
+            for existing in item.tags.get(tag, ()):
+                if existing.casefold() == folded:
+                    return existing
+        return name
 
     def tag_id(self, tag: str, name: str) -> int:
         """Plex gives every (tag type, name) one id; filters refer to it."""
@@ -463,7 +532,11 @@ class PlexLibrary:
     # -- images -----------------------------------------------------------------------------
 
     def add_image(self, rating_key: int | str, lock: str, data: bytes) -> str:
-        """An upload becomes the selected image and locks it, as PMS does."""
+        """An upload: new bytes become the selected image, bytes the item already holds are
+        kept but not selected again; over `rules.max_upload_bytes` it is a 500 (see
+        `WriteRules` for the sources)."""
+        if len(data) > self.rules.max_upload_bytes:
+            raise EditError(500, f"upload of {len(data)} bytes is over the limit")
         with self.lock:
             item = self.get(rating_key)
             sha1 = hashlib.sha1(data).hexdigest()
@@ -471,9 +544,10 @@ class PlexLibrary:
             images = item.image(lock)
             if sha1 not in images.uploads:
                 images.uploads.append(sha1)
-            images.selected = sha1
+                images.selected = sha1
             images.count += 1
-            item.locked.add(lock)
+            if self.rules.lock_on_upload:
+                item.locked.add(lock)
             item.updated_at = self.now()
             self.changed(item)
             return sha1

@@ -455,7 +455,10 @@ class Trial:
             assert code == 0, self.report(f"--reconcile-all after the kills exited {code}")
         daemon = self.spawn("run", "restart-daemon")
         self.notes.append(f"{time.monotonic() - self.started:5.2f}s restart: stashplex run")
+        log = self.logs[-1]
         try:
+            # a SIGTERM before the daemon installed its handlers would kill it outright
+            self.wait(lambda: "daemon started" in log.read_text(), daemon, timeout=SETTLE_TIMEOUT)
             # settled: Plex says what Stash says and the queue is empty, for several polls running
             deadline = time.monotonic() + SETTLE_TIMEOUT
             since = None

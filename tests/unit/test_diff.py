@@ -152,3 +152,39 @@ def test_an_impossible_date_is_invalid_data_naming_the_scene(bad):
 def test_rating_outside_1_to_100_is_invalid_data(bad):
     with pytest.raises(InvalidSceneData, match="rating100"):
         diff(scene(rating100=bad), item(), SyncConfig())
+
+
+def test_tag_lists_are_compared_without_regard_to_case():
+    plex = item(genres=["summer", "OUTDOOR"])
+    assert "tags" not in changed(diff(scene(), plex, SyncConfig()))
+
+
+def test_an_episode_is_not_asked_for_studio_or_genres():
+    plex = item(type="episode", studio=None, genres=[], locked=ALL_LOCKED - {"studio", "genre"})
+    edit = diff(scene(), plex, SyncConfig())
+    assert not {"studio", "tags"} & set(changed(edit))
+
+
+def test_a_movie_still_gets_studio_and_genres():
+    plex = item(studio=None, genres=[])
+    assert {"studio", "tags"} <= set(changed(diff(scene(), plex, SyncConfig())))
+
+
+def test_a_remembered_read_back_counts_as_in_sync_until_stash_changes():
+    from reconciler.readback import Remembered, digest
+
+    plex = item(user_rating=9.0)  # Plex rounded the 8.7 it was sent
+    memory = {"rating": Remembered(digest(8.7), digest(9.0))}
+    assert "rating" not in changed(diff(scene(rating100=87), plex, SyncConfig(), None, memory))
+    assert "rating" in changed(diff(scene(rating100=60), plex, SyncConfig(), None, memory))
+    edited = item(user_rating=3.0)
+    assert "rating" in changed(diff(scene(rating100=87), edited, SyncConfig(), None, memory))
+
+
+def test_a_synced_poster_without_its_lock_asks_for_the_lock():
+    shot = "http://stash/scene/7/screenshot?t=1"
+    unlocked = diff(scene(screenshot=shot), item(), SyncConfig(), poster_synced=shot)
+    with_lock = item(locked=ALL_LOCKED | {"thumb"})
+    locked = diff(scene(screenshot=shot), with_lock, SyncConfig(), poster_synced=shot)
+    assert unlocked.lock_poster and unlocked.poster is None
+    assert not locked
