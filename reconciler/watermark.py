@@ -55,7 +55,43 @@ def poll_from(watermark: str) -> str:
     return shifted(watermark, -overlap_for(watermark))
 
 
+def _moment(value: str) -> tuple[float, str]:
+    try:
+        return parse_stamp(value).timestamp(), value
+    except ValueError:
+        return float("-inf"), value
+
+
 def newest(current: str | None, values: list[str]) -> str | None:
-    """The newest watermark by Stash's own (string) ordering."""
+    """The newest stamp in time (the greatest text among equal moments).
+
+    Within one UTC offset that is the greatest text, as Stash orders them. After Stash
+    changed its offset it is a stamp in the new offset, the one Stash writes from now on:
+    a text maximum would keep an old-offset stamp, and every later edit west of it would
+    sort below the watermark."""
     candidates = [v for v in values if v] + ([current] if current else [])
-    return max(candidates) if candidates else None
+    return max(candidates, key=_moment) if candidates else None
+
+
+# How far below the watermark a Stash whose UTC offset moved west can write: offsets run
+# from +14:00 to -12:00.
+WEST_SPAN = 26 * 3600.0
+
+
+def band_below(watermark: str) -> tuple[str, str]:
+    """The stamps from a day below the watermark to the second before it (both included).
+
+    Stash, keeping its clock and zone, never writes into this band again: a scene that
+    appears in it was written after Stash's UTC offset moved west (or its clock went back),
+    and sorts below the watermark as text."""
+    if not watermark:
+        return "", ""
+    return shifted(watermark, -WEST_SPAN), shifted(watermark, -1.0)
+
+
+def offset_seconds(value: str) -> float | None:
+    try:
+        offset = parse_stamp(value).utcoffset()
+    except ValueError:
+        return None
+    return offset.total_seconds() if offset is not None else None
