@@ -8,6 +8,7 @@ written). Watermarks advance only after the resulting jobs are committed.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
@@ -22,9 +23,9 @@ from reconciler.models import Scene
 from reconciler.pathmap import PathMap
 from reconciler.plex import fingerprint
 from reconciler.progress import ProgressFn, quiet
-from reconciler.stash import StashClient
+from reconciler.stash import PAGE_SIZE, StashClient
 from reconciler.store import SceneState, Store
-from reconciler.watermark import band_below, newest, offset_seconds, poll_from
+from reconciler.watermark import band_below, newest, poll_from, shifted, west_shift
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,6 @@ SEEN_AT_MARK = "plex_seen_at_mark"
 UNCLAIMED = "plex_unclaimed"
 FULL_PASS_AT = "full_pass_at"
 CARRIERS_RECORDED = "stash_carriers_recorded"
-BAND = "stash_band"
 KIND_BASELINE = 50  # newest tags/performers/studios read to start their polls from
 UNCLAIMED_FOR = 3600.0
 RENAMABLE = ("tags", "performers", "studios")
@@ -79,6 +79,7 @@ class Engine:
         self.catalog = catalog
         self.path_map = PathMap((m.stash, m.plex) for m in config.path_map)
         self.poll_page_size = POLL_PAGE_SIZE
+        self.sweep_page_size = PAGE_SIZE
 
     # -- deciding --------------------------------------------------------------
 
@@ -162,7 +163,7 @@ class Engine:
         chosen_all: list[Scene] = []
         # in id order: an edit during the pass moves no other scene across pages (the next
         # poll, counted from before the pass, catches the edited one)
-        for scenes, total in self.stash.scenes_by_id():
+        for scenes, total in self.stash.scenes_by_id(per_page=self.sweep_page_size):
             report.seen += len(scenes)
             chosen = self.select(scenes, report)
             if dry_run:
@@ -241,21 +242,24 @@ class Engine:
         mark = self.store.watermark(STASH_SCENES) or ""  # a Stash without scenes has none
         marks = {kind: self.store.watermark(f"stash_{kind}") or "" for kind in RENAMABLE}
         lower = {"scenes": poll_from(mark), **{k: poll_from(v) for k, v in marks.items()}}
-        stored_band = json.loads(self.store.setting(BAND) or "null")
-        band_next = band_below(mark)
-        band = tuple(stored_band["band"]) if stored_band else band_next
-        answer = self.stash.poll(lower, band, band_next, self.poll_page_size)
-        went_west = bool(stored_band) and answer.band > stored_band["count"]
-        went_west = went_west or self._west_of(mark, [s.updated_at for s in answer.scenes])
-        if went_west:
+        wide = {"scenes": mark, **marks}
+        answer = self.stash.poll(
+            lower, {kind: band_below(value) for kind, value in wide.items()}, self.poll_page_size
+        )
+        returned = {
+            "scenes": [scene.updated_at for scene in answer.scenes],
+            **{kind: [o["updated_at"] for o in answer.changed[kind]] for kind in RENAMABLE},
+        }
+        shift = max(west_shift(wide[k], answer.band[k] + returned[k]) for k in wide)
+        if shift:
             log.warning(
-                "Stash wrote below the watermark %s (its UTC offset moved west, or its clock "
-                "went back): reading the day before it again",
+                "Stash now writes its stamps %s west of the watermark %s (it restarted in "
+                "another zone): reading from that far back once",
+                dt.timedelta(seconds=shift),
                 mark,
             )
-            wide = {"scenes": mark, **marks}
-            lower = {kind: band_below(value)[0] for kind, value in wide.items()}
-        changed = self._walk("scenes", lower["scenes"], None if went_west else answer.scenes)
+            lower = {kind: poll_from(shifted(value, -shift)) for kind, value in wide.items()}
+        changed = self._walk("scenes", lower["scenes"], None if shift else answer.scenes)
         latest = {scene.id: scene for scene in changed}  # a scene read twice: its newer version
         chosen = {scene.id: scene for scene in self.select(latest.values())}
         report.stash_changed = len(chosen)
@@ -264,7 +268,7 @@ class Engine:
         gone_now: dict[str, set[str]] = {}
         for kind in RENAMABLE:
             name = f"stash_{kind}"
-            objects = self._walk(kind, lower[kind], None if went_west else answer.changed[kind])
+            objects = self._walk(kind, lower[kind], None if shift else answer.changed[kind])
             kind_marks[name] = newest(marks[kind] or None, [o["updated_at"] for o in objects])
             # the overlap returns the last poll's objects again: only new versions need their
             # scenes re-checked (a re-check pages through every scene that carries the object)
@@ -274,7 +278,8 @@ class Engine:
             carriers: list[Scene] = []
             if fresh:
                 log.info("%d %s renamed or changed in Stash", len(fresh), kind)
-                carriers = self.stash.scenes_carrying(kind, [o["id"] for o in fresh])
+                ids = [o["id"] for o in fresh]
+                carriers = self.stash.scenes_carrying(kind, ids, self.poll_page_size)
             created = sum(1 for o in fresh if (o.get("created_at") or "") > lower[kind])
             gone = self._gone(kind, answer.totals[kind], created)
             if gone:
@@ -296,19 +301,10 @@ class Engine:
             self.store.forget_carried(kind, gone)
         for kind in RENAMABLE:
             self.store.set_setting(f"stash_{kind}_total", str(answer.totals[kind]))
-        self.store.set_setting(BAND, json.dumps({"band": band_next, "count": answer.band_next}))
 
     def _walk(self, kind: str, lower: str, first: list | None) -> list:
         pages = self.stash.changed_since(kind, lower, self.poll_page_size, first)
         return [row for page in pages for row in page]
-
-    @staticmethod
-    def _west_of(mark: str, stamps: list[str]) -> bool:
-        """A stamp in an offset west of the watermark's: Stash restarted in another zone."""
-        before = offset_seconds(mark)
-        return before is not None and any(
-            (offset_seconds(stamp) or before) < before for stamp in stamps
-        )
 
     def _gone(self, kind: str, total: int, created: int) -> set[str]:
         """Ids of this kind that synced scenes carry and Stash no longer has; asked of Stash

@@ -1,8 +1,13 @@
 """The Stash client: paged GraphQL reads over gql's requests transport, and screenshot downloads.
 
 Every failure leaves here as a stashplex error: no connection or a 5xx is
-transient, a 401 is a configuration error naming `stash.api_key`, and a GraphQL
-`errors` array is reported with the name of the query that got it.
+transient (naming `stash.url`), a 401 is a configuration error naming `stash.api_key`,
+and a GraphQL `errors` array is reported with the name of the query that got it.
+
+Reads never page by offset over a key that moves: lists of changes page by `updated_at`
+(keyset, one second of overlap), everything else by `id`. Stash compares timestamp
+criteria as text: `>` , `=` and `BETWEEN` (both ends included) in `getTimestampWhereClause`,
+`pkg/sqlite/sql.go` (see `../shared/reference/stash-graphql.md`).
 """
 
 from __future__ import annotations
@@ -99,14 +104,18 @@ query Latest{kind.title()}($count: Int!) {{
 
 # An idle poll in one request: the first page of every "changed since" list, how many
 # tags, performers and studios exist (a drop means one was deleted: deleting does not
-# move any `updated_at`), and two counts of scenes in a band of stamps below the watermark
-# (the last poll's band and the next one's: a scene written into it means Stash's UTC
-# offset went west, or its clock back).
+# move any `updated_at`), and the newest stamps in the day below the watermark (one in an
+# offset west of the watermark's means Stash restarted in another zone and now writes
+# stamps that sort below the watermark as text).
 _COUNT_ONLY = "{ per_page: 1 }"
+BAND_PAGE = {"page": 1, "per_page": 1000, "sort": "updated_at", "direction": "DESC"}
 POLL = (
-    "query Poll($page: FindFilterType!, $scenes: SceneFilterType!, $band: SceneFilterType!, "
-    "$band_next: SceneFilterType!, "
-    + ", ".join(f"${kind}: {_filter_type(kind)}!" for kind in RENAMABLE)
+    "query Poll($page: FindFilterType!, $band_page: FindFilterType!, "
+    + ", ".join(
+        f"${kind}{band}: {_filter_type(kind)}!"
+        for kind in ("scenes", *RENAMABLE)
+        for band in ("", "_band")
+    )
     + ") {\n"
     "  scenes: findScenes(filter: $page, scene_filter: $scenes) "
     f"{{ count scenes {{ {SCENE_FIELDS} }} }}\n"
@@ -116,9 +125,13 @@ POLL = (
         f"  {kind}_total: find{kind.title()}(filter: {_COUNT_ONLY}) {{ count }}\n"
         for kind in RENAMABLE
     )
-    + f"  band: findScenes(filter: {_COUNT_ONLY}, scene_filter: $band) {{ count }}\n"
-    f"  band_next: findScenes(filter: {_COUNT_ONLY}, scene_filter: $band_next) {{ count }}\n"
-    "}\n"
+    + "".join(
+        f"  {kind}_band: find{kind.title()}"
+        f"(filter: $band_page, {kind[:-1]}_filter: ${kind}_band) "
+        f"{{ {kind} {{ updated_at }} }}\n"
+        for kind in ("scenes", *RENAMABLE)
+    )
+    + "}\n"
 )
 
 
@@ -141,8 +154,7 @@ class PollAnswer:
     changed: dict[str, list[dict[str, Any]]]
     changed_count: dict[str, int]
     totals: dict[str, int]
-    band: int
-    band_next: int
+    band: dict[str, list[str]]  # per kind: the newest stamps (as text) in its band
 
 
 VERSION = "query Version { version { version } }"
@@ -312,25 +324,26 @@ class StashClient:
                 return
             last = int(scenes[-1].id)
 
-    def all_scenes(self, scene_filter: dict[str, Any] | None = None) -> list[Scene]:
-        return [scene for page, _ in self.scenes_by_id(scene_filter) for scene in page]
+    def all_scenes(
+        self, scene_filter: dict[str, Any] | None = None, per_page: int = PAGE_SIZE
+    ) -> list[Scene]:
+        return [scene for page, _ in self.scenes_by_id(scene_filter, per_page) for scene in page]
 
     def poll(
         self,
         lower: dict[str, str],
-        band: tuple[str, str],
-        band_next: tuple[str, str],
+        band: dict[str, tuple[str, str]],
         per_page: int = PAGE_SIZE,
     ) -> PollAnswer:
         """The first page of everything changed after `lower` (per kind), the object totals and
-        how many scenes lie in each band of stamps (both ends included), in one request."""
+        the newest stamps within each kind's `band` (both ends included), in one request."""
         variables: dict[str, Any] = {
             "page": {"page": 1, "per_page": per_page, "sort": "updated_at", "direction": "ASC"},
-            "band": between(*band),
-            "band_next": between(*band_next),
+            "band_page": BAND_PAGE,
         }
         for kind, value in lower.items():
             variables[kind] = since(value)
+            variables[f"{kind}_band"] = between(*band[kind])
         data = self.execute(POLL, variables, "polling for changes (query Poll)")
         return PollAnswer(
             scenes=[scene_from_graphql(row) for row in data["scenes"]["scenes"]],
@@ -338,8 +351,10 @@ class StashClient:
             changed={kind: data[kind][kind] for kind in RENAMABLE},
             changed_count={kind: data[kind]["count"] for kind in RENAMABLE},
             totals={kind: data[f"{kind}_total"]["count"] for kind in RENAMABLE},
-            band=data["band"]["count"],
-            band_next=data["band_next"]["count"],
+            band={
+                kind: [row["updated_at"] for row in data[f"{kind}_band"][kind]]
+                for kind in ("scenes", *RENAMABLE)
+            },
         )
 
     def changed_since(
@@ -461,10 +476,10 @@ class StashClient:
         """Scenes whose file is at `path` (for an item that Plex found before we knew it)."""
         return self.all_scenes({"path": {"value": path, "modifier": "EQUALS"}})
 
-    def scenes_carrying(self, kind: str, ids: list[str]) -> list[Scene]:
+    def scenes_carrying(self, kind: str, ids: list[str], per_page: int = PAGE_SIZE) -> list[Scene]:
         """Every scene that carries one of these tags, performers or studios (keyset on id)."""
         criterion = {"value": ids, "modifier": "INCLUDES"}
-        return self.all_scenes({kind: criterion})
+        return self.all_scenes({kind: criterion}, per_page)
 
     def latest(self, kind: str, count: int = 1) -> tuple[list[dict[str, Any]], int]:
         """The `count` newest scenes, tags, performers or studios (`id`, `updated_at`), and

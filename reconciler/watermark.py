@@ -79,19 +79,29 @@ WEST_SPAN = 26 * 3600.0
 
 
 def band_below(watermark: str) -> tuple[str, str]:
-    """The stamps from a day below the watermark to the second before it (both included).
-
-    Stash, keeping its clock and zone, never writes into this band again: a scene that
-    appears in it was written after Stash's UTC offset moved west (or its clock went back),
-    and sorts below the watermark as text."""
+    """The stamps from a day below the watermark to the second before it (both included):
+    where a Stash whose UTC offset moved west writes its next stamps, as text."""
     if not watermark:
         return "", ""
     return shifted(watermark, -WEST_SPAN), shifted(watermark, -1.0)
 
 
-def offset_seconds(value: str) -> float | None:
+def west_shift(watermark: str, stamps: list[str]) -> float:
+    """How many seconds west of the watermark's UTC offset the westernmost stamp written after
+    it is (0 when none is). Stash writes every stamp in its zone of the moment, so a newer
+    stamp in an offset west of the watermark's means it restarted in another zone (or left
+    summer time), and its new stamps sort below the watermark as text."""
     try:
-        offset = parse_stamp(value).utcoffset()
+        mark = parse_stamp(watermark)
     except ValueError:
-        return None
-    return offset.total_seconds() if offset is not None else None
+        return 0.0
+    before = (mark.utcoffset() or dt.timedelta(0)).total_seconds()
+    shift = 0.0
+    for stamp in stamps:
+        try:
+            moment = parse_stamp(stamp)
+        except ValueError:
+            continue
+        if moment > mark:
+            shift = max(shift, before - (moment.utcoffset() or dt.timedelta(0)).total_seconds())
+    return shift
