@@ -597,3 +597,19 @@ def test_a_test_can_edit_between_the_pages_of_a_walk(emu: StashEmulator, clock: 
     changed(client(emu), since="2000", page=2, per_page=1)
 
     assert asked == [{"since": "2000", "page": 2, "perPage": 1}]
+
+
+def test_keyset_paging_by_id_answers_like_the_general_filter(emu: StashEmulator) -> None:
+    for i in range(7):
+        emu.add_scene(title=f"scene {i}")
+    emu.delete_scene("3")
+    gql_client = client(emu)
+    query = """query Q($f: SceneFilterType, $p: FindFilterType) {
+                 findScenes(scene_filter: $f, filter: $p) { count scenes { id } } }"""
+    after_two = {"id": {"value": 2, "modifier": "GREATER_THAN"}}
+
+    fast = run(gql_client, query, f=after_two, p={"per_page": 2, "sort": "id"})
+    general = run(gql_client, query, f={**after_two, "organized": False},
+                  p={"per_page": 2, "sort": "id"})
+
+    assert fast == general == {"findScenes": {"count": 4, "scenes": [{"id": "4"}, {"id": "5"}]}}
