@@ -259,7 +259,8 @@ class Engine:
                 mark,
             )
             lower = {kind: poll_from(shifted(value, -shift)) for kind, value in wide.items()}
-        changed = self._walk("scenes", lower["scenes"], None if shift else answer.scenes)
+        first = None if shift else (answer.scenes, answer.scene_count)
+        changed = self._walk("scenes", lower["scenes"], first)
         latest = {scene.id: scene for scene in changed}  # a scene read twice: its newer version
         chosen = {scene.id: scene for scene in self.select(latest.values())}
         report.stash_changed = len(chosen)
@@ -268,7 +269,8 @@ class Engine:
         gone_now: dict[str, set[str]] = {}
         for kind in RENAMABLE:
             name = f"stash_{kind}"
-            objects = self._walk(kind, lower[kind], None if shift else answer.changed[kind])
+            first_objects = None if shift else (answer.changed[kind], answer.changed_count[kind])
+            objects = self._walk(kind, lower[kind], first_objects)
             kind_marks[name] = newest(marks[kind] or None, [o["updated_at"] for o in objects])
             # the overlap returns the last poll's objects again: only new versions need their
             # scenes re-checked (a re-check pages through every scene that carries the object)
@@ -302,7 +304,7 @@ class Engine:
         for kind in RENAMABLE:
             self.store.set_setting(f"stash_{kind}_total", str(answer.totals[kind]))
 
-    def _walk(self, kind: str, lower: str, first: list | None) -> list:
+    def _walk(self, kind: str, lower: str, first: tuple[list, int] | None) -> list:
         pages = self.stash.changed_since(kind, lower, self.poll_page_size, first)
         return [row for page in pages for row in page]
 

@@ -358,10 +358,14 @@ class StashClient:
         )
 
     def changed_since(
-        self, kind: str, lower: str, per_page: int = PAGE_SIZE, first: list[Any] | None = None
+        self,
+        kind: str,
+        lower: str,
+        per_page: int = PAGE_SIZE,
+        first: tuple[list[Any], int] | None = None,
     ) -> Iterator[list[Any]]:
         """Every scene (or tag, performer, studio) whose `updated_at` is after `lower`, oldest
-        first, in pages; `first` is the first page when the caller already has it.
+        first, in pages; `first` is the first page and its count when the caller has them.
 
         Keyset paging, not offsets: the next page is "after the last stamp read, less its own
         second", deduplicated by (id, updated_at). A row edited during the walk moves to the end
@@ -370,10 +374,10 @@ class StashClient:
         """
         stamp = _stamp_of(kind)
         seen: set[tuple[str, str]] = set()
-        page = first
+        page, count = first or (None, 0)
         while True:
             if page is None:
-                page, _ = self._find(
+                page, count = self._find(
                     kind,
                     {
                         "filter": {
@@ -390,8 +394,8 @@ class StashClient:
             seen.update(_key(kind, row) for row in fresh)
             if fresh:
                 yield fresh
-            if len(page) < per_page:
-                return
+            if len(page) < per_page or len(page) >= count:
+                return  # later edits are newer than what was read: the next poll has them
             top = stamp(page[-1])
             if stamp(page[0]) == top or not fresh:
                 for rows in self._one_second(kind, top, per_page):

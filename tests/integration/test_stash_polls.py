@@ -16,8 +16,9 @@ from reconciler.config import parse_config
 from reconciler.emulators.http import free_port
 from reconciler.emulators.plex import PlexEmulator
 from reconciler.emulators.stash import StashEmulator
-from reconciler.engine import POLL_PAGE_SIZE, STASH_SCENES
+from reconciler.engine import CARRIERS_RECORDED, POLL_PAGE_SIZE, STASH_SCENES
 from reconciler.errors import StashUnreachable
+from reconciler.models import Scene
 from reconciler.stash import StashClient
 from tests.clock import Clock
 from tests.integration.test_reconcile import PLEX_TOKEN, STASH_KEY, World
@@ -262,3 +263,29 @@ def test_a_connection_failure_names_stash_url():
             stash.version()
     finally:
         stash.close()
+
+
+def test_after_an_upgrade_the_next_full_pass_records_what_synced_scenes_carry(library, clock):
+    library.sync()
+    # a database from before stashplex kept carriers: scenes in sync, nothing recorded
+    store = library.app.store
+    for kind in ("tags", "performers", "studios"):
+        store.forget_carried(kind, store.carried_ids(kind))
+    store.set_setting(CARRIERS_RECORDED, None)
+    summary = library.app.reconcile_all()
+    assert summary.in_sync == SCENES and summary.updated == 0
+    clock.tick(60)
+    library.stash.delete_tag("Common")
+
+    library.poll_and_drain()
+
+    assert all("Common" not in library.item(s).genres for s in library.rating_keys)
+
+
+def test_a_job_queued_by_an_older_version_still_loads():
+    old_payload = {"id": "7", "updated_at": "2026-01-01T00:00:00Z", "title": "T",
+                   "tags": ["A"], "performers": [], "files": ["/data/x.mp4"]}
+
+    scene = Scene.from_dict(old_payload)
+
+    assert (scene.id, scene.tags, scene.tag_ids, scene.studio_id) == ("7", ["A"], [], None)
