@@ -63,6 +63,11 @@ class PollReport:
         return bool(self.stash_changed or self.renamed or self.plex_changed or self.queued)
 
 
+def _version(obj: dict) -> str:
+    """One version of a tag, performer or studio: `id@updated_at`."""
+    return f"{obj['id']}@{obj['updated_at']}"
+
+
 def job_payload(scene: Scene) -> dict:
     return {"scene": scene.to_dict()}
 
@@ -205,7 +210,7 @@ class Engine:
         mark = objects[0]["updated_at"]
         self._advance(f"stash_{kind}", mark)
         lower = poll_from(mark)
-        handled = sorted(f"{o['id']}@{o['updated_at']}" for o in objects if o["updated_at"] > lower)
+        handled = sorted(_version(o) for o in objects if o["updated_at"] > lower)
         self.store.set_setting(f"stash_{kind}_seen", json.dumps(handled))
 
     def _advance(self, name: str, value: str | None) -> None:
@@ -268,27 +273,15 @@ class Engine:
         seen_now: dict[str, list[str]] = {}
         gone_now: dict[str, set[str]] = {}
         for kind in RENAMABLE:
-            name = f"stash_{kind}"
             first_objects = None if shift else (answer.changed[kind], answer.changed_count[kind])
             objects = self._walk(kind, lower[kind], first_objects)
-            kind_marks[name] = newest(marks[kind] or None, [o["updated_at"] for o in objects])
-            # the overlap returns the last poll's objects again: only new versions need their
-            # scenes re-checked (a re-check pages through every scene that carries the object)
-            seen = set(json.loads(self.store.setting(f"{name}_seen") or "[]"))
-            fresh = [o for o in objects if f"{o['id']}@{o['updated_at']}" not in seen]
-            seen_now[f"{name}_seen"] = sorted({f"{o['id']}@{o['updated_at']}" for o in objects})
-            carriers: list[Scene] = []
-            if fresh:
-                log.info("%d %s renamed or changed in Stash", len(fresh), kind)
-                ids = [o["id"] for o in fresh]
-                carriers = self.stash.scenes_carrying(kind, ids, self.poll_page_size)
-            created = sum(1 for o in fresh if (o.get("created_at") or "") > lower[kind])
-            gone = self._gone(kind, answer.totals[kind], created)
-            if gone:
-                log.info("%d %s deleted in Stash", len(gone), kind)
-                ids = sorted(self.store.carriers_of(kind, gone) - {s.id for s in carriers})
-                carriers.extend(self.stash.scenes_by_ids(ids))
-                gone_now[kind] = gone
+            kind_marks[f"stash_{kind}"] = newest(
+                marks[kind] or None, [o["updated_at"] for o in objects]
+            )
+            seen_now[f"stash_{kind}_seen"] = sorted(_version(o) for o in objects)
+            carriers, gone_now[kind] = self._kind_carriers(
+                kind, objects, lower[kind], answer.totals[kind]
+            )
             for scene in self.select(carriers):
                 if scene.id not in chosen:
                     chosen[scene.id] = scene
@@ -300,9 +293,32 @@ class Engine:
         for key, value in seen_now.items():
             self.store.set_setting(key, json.dumps(value))
         for kind, gone in gone_now.items():
-            self.store.forget_carried(kind, gone)
+            if gone:
+                self.store.forget_carried(kind, gone)
         for kind in RENAMABLE:
             self.store.set_setting(f"stash_{kind}_total", str(answer.totals[kind]))
+
+    def _kind_carriers(
+        self, kind: str, objects: list[dict], lower: str, total: int
+    ) -> tuple[list[Scene], set[str]]:
+        """The scenes to re-check for this kind's renamed and deleted objects, and the ids gone.
+
+        The overlap returns the last poll's objects again: only new versions need their
+        scenes re-checked (a re-check pages through every scene that carries the object)."""
+        seen = set(json.loads(self.store.setting(f"stash_{kind}_seen") or "[]"))
+        fresh = [o for o in objects if _version(o) not in seen]
+        carriers: list[Scene] = []
+        if fresh:
+            log.info("%d %s renamed or changed in Stash", len(fresh), kind)
+            ids = [o["id"] for o in fresh]
+            carriers = self.stash.scenes_carrying(kind, ids, self.poll_page_size)
+        created = sum(1 for o in fresh if (o.get("created_at") or "") > lower)
+        gone = self._gone(kind, total, created)
+        if gone:
+            log.info("%d %s deleted in Stash", len(gone), kind)
+            ids = sorted(self.store.carriers_of(kind, gone) - {s.id for s in carriers})
+            carriers.extend(self.stash.scenes_by_ids(ids))
+        return carriers, gone
 
     def _walk(self, kind: str, lower: str, first: tuple[list, int] | None) -> list:
         pages = self.stash.changed_since(kind, lower, self.poll_page_size, first)
