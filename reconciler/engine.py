@@ -8,6 +8,7 @@ written). Watermarks advance only after the resulting jobs are committed.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
@@ -22,9 +23,9 @@ from reconciler.models import Scene
 from reconciler.pathmap import PathMap
 from reconciler.plex import fingerprint
 from reconciler.progress import ProgressFn, quiet
-from reconciler.stash import StashClient
+from reconciler.stash import PAGE_SIZE, StashClient
 from reconciler.store import SceneState, Store
-from reconciler.watermark import newest, poll_from
+from reconciler.watermark import band_below, newest, poll_from, shifted, west_shift
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ PLEX_MARK = "plex"
 SEEN_AT_MARK = "plex_seen_at_mark"
 UNCLAIMED = "plex_unclaimed"
 FULL_PASS_AT = "full_pass_at"
+CARRIERS_RECORDED = "stash_carriers_recorded"
 KIND_BASELINE = 50  # newest tags/performers/studios read to start their polls from
 UNCLAIMED_FOR = 3600.0
 RENAMABLE = ("tags", "performers", "studios")
@@ -63,6 +65,11 @@ class PollReport:
         return bool(self.stash_changed or self.renamed or self.plex_changed or self.queued)
 
 
+def _version(obj: dict) -> str:
+    """One version of a tag, performer or studio: `id@updated_at`."""
+    return f"{obj['id']}@{obj['updated_at']}"
+
+
 def job_payload(scene: Scene) -> dict:
     return {"scene": scene.to_dict()}
 
@@ -79,6 +86,7 @@ class Engine:
         self.catalog = catalog
         self.path_map = PathMap((m.stash, m.plex) for m in config.path_map)
         self.poll_page_size = POLL_PAGE_SIZE
+        self.sweep_page_size = PAGE_SIZE
 
     # -- deciding --------------------------------------------------------------
 
@@ -158,27 +166,41 @@ class Engine:
             if listed % 1000 == 0:
                 progress("plex", listed, None)
         progress("plex", listed, listed)
-        newest_scene = self.stash.latest("scenes")
+        newest_scene, _ = self.stash.latest("scenes")
         mark_before = newest_scene[0]["updated_at"] if newest_scene else None
         kind_newest = {kind: self.stash.latest(kind, KIND_BASELINE) for kind in RENAMABLE}
+        backfill = not dry_run and self.store.setting(CARRIERS_RECORDED) is None
         chosen_all: list[Scene] = []
-        for scenes, total in self.stash.scene_pages():
+        # in id order: an edit during the pass moves no other scene across pages (the next
+        # poll, counted from before the pass, catches the edited one)
+        for scenes, total in self.stash.scenes_by_id(per_page=self.sweep_page_size):
             report.seen += len(scenes)
             chosen = self.select(scenes, report)
             if dry_run:
                 chosen_all.extend(chosen)
             else:
                 self.queue(chosen)
+            if backfill:
+                self._record_in_sync(scenes, chosen)
             report.queued += len(chosen)
             progress("stash", report.seen, total)
         if not dry_run:
             self._advance(STASH_SCENES, mark_before)
-            for kind, objects in kind_newest.items():
+            for kind, (objects, total) in kind_newest.items():
                 self._kind_baseline(kind, objects)
+                self.store.set_setting(f"stash_{kind}_total", str(total))
             if self.catalog.newest_stamp is not None:
                 self._advance_plex(self.catalog.newest_stamp)
+            self.store.set_setting(CARRIERS_RECORDED, "1")
             self.store.set_setting(FULL_PASS_AT, repr(time.time()))
         return report, chosen_all
+
+    def _record_in_sync(self, scenes: list[Scene], chosen: list[Scene]) -> None:
+        """Once, on a database from before stashplex kept them: what the scenes already in
+        sync carry (jobs record it when they are written)."""
+        queued = {scene.id for scene in chosen}
+        states = self.store.scene_states(s.id for s in scenes if s.id not in queued)
+        self.store.record_carriers(s.to_dict() for s in scenes if s.id in states)
 
     def last_full_pass(self) -> float | None:
         """When a full sweep last completed (the polls start from its watermarks)."""
@@ -193,7 +215,7 @@ class Engine:
         mark = objects[0]["updated_at"]
         self._advance(f"stash_{kind}", mark)
         lower = poll_from(mark)
-        handled = sorted(f"{o['id']}@{o['updated_at']}" for o in objects if o["updated_at"] > lower)
+        handled = sorted(_version(o) for o in objects if o["updated_at"] > lower)
         self.store.set_setting(f"stash_{kind}_seen", json.dumps(handled))
 
     def _advance(self, name: str, value: str | None) -> None:
@@ -223,49 +245,100 @@ class Engine:
         return report
 
     def poll_stash(self, report: PollReport) -> None:
+        """Scenes changed in Stash, and the scenes of tags, performers and studios renamed or
+        deleted there, become jobs; watermarks move only after the jobs are queued."""
         if not self.has_baseline():
             raise StashplexError("no full pass yet: run stashplex --reconcile-all first")
         mark = self.store.watermark(STASH_SCENES) or ""  # a Stash without scenes has none
-        changed = [
-            scene
-            for page, _ in self.stash.scene_pages(
-                scene_filter={"updated_at": {"value": poll_from(mark), "modifier": "GREATER_THAN"}},
-                per_page=self.poll_page_size,
+        marks = {kind: self.store.watermark(f"stash_{kind}") or "" for kind in RENAMABLE}
+        lower = {"scenes": poll_from(mark), **{k: poll_from(v) for k, v in marks.items()}}
+        wide = {"scenes": mark, **marks}
+        answer = self.stash.poll(
+            lower, {kind: band_below(value) for kind, value in wide.items()}, self.poll_page_size
+        )
+        returned = {
+            "scenes": [scene.updated_at for scene in answer.scenes],
+            **{kind: [o["updated_at"] for o in answer.changed[kind]] for kind in RENAMABLE},
+        }
+        shift = max(west_shift(wide[k], answer.band[k] + returned[k]) for k in wide)
+        if shift:
+            log.warning(
+                "Stash now writes its stamps %s west of the watermark %s (it restarted in "
+                "another zone): reading from that far back once",
+                dt.timedelta(seconds=shift),
+                mark,
             )
-            for scene in page
-        ]
-        chosen = {scene.id: scene for scene in self.select(changed)}
+            lower = {kind: poll_from(shifted(value, -shift)) for kind, value in wide.items()}
+        first = None if shift else (answer.scenes, answer.scene_count)
+        changed = self._walk("scenes", lower["scenes"], first)
+        latest = {scene.id: scene for scene in changed}  # a scene read twice: its newer version
+        chosen = {scene.id: scene for scene in self.select(latest.values())}
         report.stash_changed = len(chosen)
         kind_marks: dict[str, str | None] = {}
         seen_now: dict[str, list[str]] = {}
+        gone_now: dict[str, set[str]] = {}
         for kind in RENAMABLE:
-            name = f"stash_{kind}"
-            since = self.store.watermark(name)
-            if since is None:
-                self._kind_baseline(kind, self.stash.latest(kind, KIND_BASELINE))
-                continue
-            renamed = self.stash.changed(kind, poll_from(since))
-            kind_marks[name] = newest(since, [obj["updated_at"] for obj in renamed])
-            # the overlap returns the last poll's objects again: only new versions need their
-            # scenes re-checked (a re-check pages through every scene that carries the object)
-            seen = set(json.loads(self.store.setting(f"{name}_seen") or "[]"))
-            window = {f"{obj['id']}@{obj['updated_at']}" for obj in renamed}
-            fresh = [obj for obj in renamed if f"{obj['id']}@{obj['updated_at']}" not in seen]
-            seen_now[f"{name}_seen"] = sorted(window)
-            if not fresh:
-                continue
-            log.info("%d %s renamed or changed in Stash", len(fresh), kind)
-            carriers = self.stash.scenes_carrying(kind, [obj["id"] for obj in fresh])
+            first_objects = None if shift else (answer.changed[kind], answer.changed_count[kind])
+            objects = self._walk(kind, lower[kind], first_objects)
+            kind_marks[f"stash_{kind}"] = newest(
+                marks[kind] or None, [o["updated_at"] for o in objects]
+            )
+            seen_now[f"stash_{kind}_seen"] = sorted(_version(o) for o in objects)
+            carriers, gone_now[kind] = self._kind_carriers(
+                kind, objects, lower[kind], answer.totals[kind]
+            )
             for scene in self.select(carriers):
                 if scene.id not in chosen:
                     chosen[scene.id] = scene
                     report.renamed += 1
         report.queued += self.queue(list(chosen.values()))
-        self._advance(STASH_SCENES, newest(mark, [scene.updated_at for scene in changed]))
+        self._advance(STASH_SCENES, newest(mark or None, [scene.updated_at for scene in changed]))
         for name, value in kind_marks.items():
             self._advance(name, value)
         for key, value in seen_now.items():
             self.store.set_setting(key, json.dumps(value))
+        for kind, gone in gone_now.items():
+            if gone:
+                self.store.forget_carried(kind, gone)
+        for kind in RENAMABLE:
+            self.store.set_setting(f"stash_{kind}_total", str(answer.totals[kind]))
+
+    def _kind_carriers(
+        self, kind: str, objects: list[dict], lower: str, total: int
+    ) -> tuple[list[Scene], set[str]]:
+        """The scenes to re-check for this kind's renamed and deleted objects, and the ids gone.
+
+        The overlap returns the last poll's objects again: only new versions need their
+        scenes re-checked (a re-check pages through every scene that carries the object)."""
+        seen = set(json.loads(self.store.setting(f"stash_{kind}_seen") or "[]"))
+        fresh = [o for o in objects if _version(o) not in seen]
+        carriers: list[Scene] = []
+        if fresh:
+            log.info("%d %s renamed or changed in Stash", len(fresh), kind)
+            ids = [o["id"] for o in fresh]
+            carriers = self.stash.scenes_carrying(kind, ids, self.poll_page_size)
+        created = sum(1 for o in fresh if (o.get("created_at") or "") > lower)
+        gone = self._gone(kind, total, created)
+        if gone:
+            log.info("%d %s deleted in Stash", len(gone), kind)
+            ids = sorted(self.store.carriers_of(kind, gone) - {s.id for s in carriers})
+            carriers.extend(self.stash.scenes_by_ids(ids))
+        return carriers, gone
+
+    def _walk(self, kind: str, lower: str, first: tuple[list, int] | None) -> list:
+        pages = self.stash.changed_since(kind, lower, self.poll_page_size, first)
+        return [row for page in pages for row in page]
+
+    def _gone(self, kind: str, total: int, created: int) -> set[str]:
+        """Ids of this kind that synced scenes carry and Stash no longer has; asked of Stash
+        only when its count is not the last one plus the objects created since."""
+        previous = self.store.setting(f"stash_{kind}_total")
+        if previous is None or total == int(previous) + created:
+            return set()
+        carried = self.store.carried_ids(kind)
+        if not carried:
+            return set()
+        return carried - self.stash.object_ids(kind)
 
     def poll_plex(self, report: PollReport) -> None:
         """Items Plex added, changed or re-rated: new files get their metadata, outside edits

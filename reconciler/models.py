@@ -21,6 +21,10 @@ class Scene:
     tags: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     screenshot: str | None = None
+    # Stash ids of what the scene carries: which scenes a deleted object must be taken off
+    studio_id: str | None = None
+    performer_ids: list[str] = field(default_factory=list)
+    tag_ids: list[str] = field(default_factory=list)
 
     @property
     def path(self) -> str | None:
@@ -40,6 +44,7 @@ class Scene:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scene:
+        """Tolerant of payloads queued by older versions (fields missing get their defaults)."""
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 

@@ -1,14 +1,20 @@
 """The Stash client: paged GraphQL reads over gql's requests transport, and screenshot downloads.
 
 Every failure leaves here as a stashplex error: no connection or a 5xx is
-transient, a 401 is a configuration error naming `stash.api_key`, and a GraphQL
-`errors` array is reported with the name of the query that got it.
+transient (naming `stash.url`), a 401 is a configuration error naming `stash.api_key`,
+and a GraphQL `errors` array is reported with the name of the query that got it.
+
+Reads never page by offset over a key that moves: lists of changes page by `updated_at`
+(keyset, one second of overlap), everything else by `id`. Stash compares timestamp
+criteria as text: `>` , `=` and `BETWEEN` (both ends included) in `getTimestampWhereClause`,
+`pkg/sqlite/sql.go` (see `../shared/reference/stash-graphql.md`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,19 +41,22 @@ from reconciler.errors import (
 )
 from reconciler.httpsession import ConfiguredSession
 from reconciler.models import Scene
+from reconciler.watermark import shifted
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 250
+RENAMABLE = ("tags", "performers", "studios")
 
 SCENE_FIELDS = """
     id title details date rating100 updated_at
     files { path }
     paths { screenshot }
-    studio { name }
-    performers { name }
-    tags { name }
+    studio { id name }
+    performers { id name }
+    tags { id name }
 """
+OBJECT_FIELDS = "id name created_at updated_at"
 
 FIND_SCENES = f"""
 query FindScenes($filter: FindFilterType!, $scene_filter: SceneFilterType, $ids: [ID!]) {{
@@ -64,17 +73,21 @@ query FindScene($id: ID!) {{
 }}
 """
 
-FIND_CHANGED = {
+
+def _filter_type(kind: str) -> str:
+    return f"{kind[:-1].title()}FilterType"
+
+
+FIND_OBJECTS = {
     kind: f"""
-query Changed{kind.title()}($filter: FindFilterType!, $since: String!) {{
-  find{kind.title()}(filter: $filter, {kind[:-1]}_filter: {{
-      updated_at: {{ value: $since, modifier: GREATER_THAN }} }}) {{
+query Find{kind.title()}($filter: FindFilterType!, $object_filter: {_filter_type(kind)}) {{
+  find{kind.title()}(filter: $filter, {kind[:-1]}_filter: $object_filter) {{
     count
-    {kind} {{ id name updated_at }}
+    {kind} {{ {OBJECT_FIELDS} }}
   }}
 }}
 """
-    for kind in ("tags", "performers", "studios")
+    for kind in RENAMABLE
 }
 
 LATEST = {
@@ -82,12 +95,67 @@ LATEST = {
 query Latest{kind.title()}($count: Int!) {{
   find{kind.title()}(
       filter: {{ page: 1, per_page: $count, sort: "updated_at", direction: DESC }}) {{
+    count
     {kind} {{ id updated_at }}
   }}
 }}
 """
     for kind in ("scenes", "tags", "performers", "studios")
 }
+
+# An idle poll in one request: the first page of every "changed since" list, how many
+# tags, performers and studios exist (a drop means one was deleted: deleting does not
+# move any `updated_at`), and the newest stamps in the day below the watermark (one in an
+# offset west of the watermark's means Stash restarted in another zone and now writes
+# stamps that sort below the watermark as text).
+_COUNT_ONLY = "{ per_page: 1 }"
+BAND_PAGE = {"page": 1, "per_page": 1000, "sort": "updated_at", "direction": "DESC"}
+POLL = (
+    "query Poll($page: FindFilterType!, $band_page: FindFilterType!, "
+    + ", ".join(
+        f"${kind}{band}: {_filter_type(kind)}!"
+        for kind in ("scenes", *RENAMABLE)
+        for band in ("", "_band")
+    )
+    + ") {\n"
+    "  scenes: findScenes(filter: $page, scene_filter: $scenes) "
+    f"{{ count scenes {{ {SCENE_FIELDS} }} }}\n"
+    + "".join(
+        f"  {kind}: find{kind.title()}(filter: $page, {kind[:-1]}_filter: ${kind}) "
+        f"{{ count {kind} {{ {OBJECT_FIELDS} }} }}\n"
+        f"  {kind}_total: find{kind.title()}(filter: {_COUNT_ONLY}) {{ count }}\n"
+        for kind in RENAMABLE
+    )
+    + "".join(
+        f"  {kind}_band: find{kind.title()}"
+        f"(filter: $band_page, {kind[:-1]}_filter: ${kind}_band) "
+        f"{{ {kind} {{ updated_at }} }}\n"
+        for kind in ("scenes", *RENAMABLE)
+    )
+    + "}\n"
+)
+
+
+def since(value: str) -> dict[str, Any]:
+    """The criterion "`updated_at` after `value`", compared as text by Stash."""
+    return {"updated_at": {"value": value, "modifier": "GREATER_THAN"}}
+
+
+def between(low: str, high: str) -> dict[str, Any]:
+    """The criterion "`updated_at` from `low` to `high`, both included" (SQL BETWEEN, as text)."""
+    return {"updated_at": {"value": low, "value2": high, "modifier": "BETWEEN"}}
+
+
+@dataclass
+class PollAnswer:
+    """What the one-request poll document returned."""
+
+    scenes: list[Scene]
+    scene_count: int
+    changed: dict[str, list[dict[str, Any]]]
+    changed_count: dict[str, int]
+    totals: dict[str, int]
+    band: dict[str, list[str]]  # per kind: the newest stamps (as text) in its band
 
 
 VERSION = "query Version { version { version } }"
@@ -116,19 +184,40 @@ def scene_from_graphql(data: dict[str, Any]) -> Scene:
         tags=[t["name"] for t in data.get("tags") or [] if t.get("name")],
         files=[f["path"] for f in data.get("files") or [] if f.get("path")],
         screenshot=paths.get("screenshot"),
+        studio_id=str(studio["id"]) if studio.get("id") is not None else None,
+        performer_ids=sorted(str(p["id"]) for p in data.get("performers") or [] if "id" in p),
+        tag_ids=sorted(str(t["id"]) for t in data.get("tags") or [] if "id" in t),
     )
 
 
-def translate_stash_error(exc: BaseException, action: str) -> StashplexError:
-    """Map gql/requests failures while doing `action` onto stashplex's classes."""
+def _stamp_of(kind: str) -> Callable[[Any], str]:
+    if kind == "scenes":
+        return lambda scene: scene.updated_at
+    return lambda row: row["updated_at"]
+
+
+def _key(kind: str, row: Any) -> tuple[str, str]:
+    """(id, updated_at): one version of one row."""
+    if kind == "scenes":
+        return row.id, row.updated_at
+    return str(row["id"]), row["updated_at"]
+
+
+def translate_stash_error(
+    exc: BaseException, action: str, url: str | None = None
+) -> StashplexError:
+    """Map gql/requests failures while doing `action` onto stashplex's classes; connection
+    failures name `url` (the configured `stash.url`), the first thing to check."""
     if isinstance(exc, StashplexError):
         return exc
+    where = f" at {url}" if url else ""
     cause = exc.__cause__ if isinstance(exc, TransportConnectionFailed) else exc
     if isinstance(cause, requests.exceptions.Timeout):
-        return StashTemporaryError(f"Stash did not answer in time while {action}")
+        return StashTemporaryError(f"Stash{where} did not answer in time while {action}")
     if isinstance(cause, requests.exceptions.SSLError) and answers_plain_http(cause):
         return StashAuthError(
-            f"Stash answers plain HTTP, not HTTPS, while {action}: write stash.url with http://"
+            f"Stash{where} answers plain HTTP, not HTTPS, while {action}: "
+            "write stash.url with http://"
         )
     if isinstance(cause, requests.exceptions.SSLError):
         return StashAuthError(
@@ -136,7 +225,7 @@ def translate_stash_error(exc: BaseException, action: str) -> StashplexError:
             "its CA certificate, or stash.verify_ssl: false"
         )
     if isinstance(cause, requests.exceptions.ConnectionError | TransportConnectionFailed):
-        return StashUnreachable(f"cannot connect to Stash while {action}")
+        return StashUnreachable(f"cannot connect to Stash{where} while {action}")
     status = getattr(exc, "code", None)
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         status = exc.response.status_code
@@ -198,49 +287,176 @@ class StashClient:
         try:
             return self._gql().execute(request)
         except Exception as exc:
-            raise translate_stash_error(exc, action) from None
+            raise translate_stash_error(exc, action, self.config.url) from None
 
     def version(self) -> str:
         data = self.execute(VERSION, {}, "asking Stash for its version (query Version)")
         return (data.get("version") or {}).get("version") or "unknown"
 
-    def _pages(
-        self, query: str, name: str, kind: str, variables: dict[str, Any], per_page: int
-    ) -> Iterator[tuple[list[dict[str, Any]], int]]:
-        """Every page of a find query, oldest `updated_at` first, with the total count."""
-        page, seen = 1, 0
+    def _find(
+        self, kind: str, variables: dict[str, Any], action: str
+    ) -> tuple[list[Any], int]:
+        """One page of a find query: rows (scenes as `Scene`) and the total count."""
+        query = FIND_SCENES if kind == "scenes" else FIND_OBJECTS[kind]
+        name = f"Find{kind.title()}"
+        data = self.execute(query, variables, f"{action} (query {name})")[f"find{kind.title()}"]
+        rows = data[kind]
+        if kind == "scenes":
+            rows = [scene_from_graphql(row) for row in rows]
+        return rows, data["count"]
+
+    def _object_filter(self, kind: str, criteria: dict[str, Any]) -> dict[str, Any]:
+        return {"scene_filter" if kind == "scenes" else "object_filter": criteria}
+
+    def scenes_by_id(
+        self, scene_filter: dict[str, Any] | None = None, per_page: int = PAGE_SIZE
+    ) -> Iterator[tuple[list[Scene], int]]:
+        """Pages of scenes in `id` order, each page asked for as "`id` greater than the last
+        one read" (keyset): `id` never moves, so edits and deletions during the walk skip
+        nothing. Yields each page with the count of the first answer."""
+        last, total = 0, None
         while True:
-            paging = {"page": page, "per_page": per_page, "sort": "updated_at", "direction": "ASC"}
-            data = self.execute(
-                query,
-                {"filter": paging, **variables},
-                f"reading {kind} page {page} (query {name})",
-            )[f"find{kind.title()}"]
-            seen += len(data[kind])
-            yield data[kind], data["count"]
-            if not data[kind] or seen >= data["count"]:
+            criteria = {**(scene_filter or {}), "id": {"value": last, "modifier": "GREATER_THAN"}}
+            paging = {"page": 1, "per_page": per_page, "sort": "id", "direction": "ASC"}
+            scenes, count = self._find(
+                "scenes",
+                {"filter": paging, "scene_filter": criteria},
+                f"reading scenes after id {last}",
+            )
+            total = count if total is None else total
+            if scenes:
+                yield scenes, total
+            if len(scenes) < per_page:
                 return
+            last = int(scenes[-1].id)
+
+    def all_scenes(
+        self, scene_filter: dict[str, Any] | None = None, per_page: int = PAGE_SIZE
+    ) -> list[Scene]:
+        return [scene for page, _ in self.scenes_by_id(scene_filter, per_page) for scene in page]
+
+    def poll(
+        self,
+        lower: dict[str, str],
+        band: dict[str, tuple[str, str]],
+        per_page: int = PAGE_SIZE,
+    ) -> PollAnswer:
+        """The first page of everything changed after `lower` (per kind), the object totals and
+        the newest stamps within each kind's `band` (both ends included), in one request."""
+        variables: dict[str, Any] = {
+            "page": {"page": 1, "per_page": per_page, "sort": "updated_at", "direction": "ASC"},
+            "band_page": BAND_PAGE,
+        }
+        for kind, value in lower.items():
+            variables[kind] = since(value)
+            variables[f"{kind}_band"] = between(*band[kind])
+        data = self.execute(POLL, variables, "polling for changes (query Poll)")
+        return PollAnswer(
+            scenes=[scene_from_graphql(row) for row in data["scenes"]["scenes"]],
+            scene_count=data["scenes"]["count"],
+            changed={kind: data[kind][kind] for kind in RENAMABLE},
+            changed_count={kind: data[kind]["count"] for kind in RENAMABLE},
+            totals={kind: data[f"{kind}_total"]["count"] for kind in RENAMABLE},
+            band={
+                kind: [row["updated_at"] for row in data[f"{kind}_band"][kind]]
+                for kind in ("scenes", *RENAMABLE)
+            },
+        )
+
+    def changed_since(
+        self,
+        kind: str,
+        lower: str,
+        per_page: int = PAGE_SIZE,
+        first: tuple[list[Any], int] | None = None,
+    ) -> Iterator[list[Any]]:
+        """Every scene (or tag, performer, studio) whose `updated_at` is after `lower`, oldest
+        first, in pages; `first` is the first page and its count when the caller has them.
+
+        Keyset paging, not offsets: the next page is "after the last stamp read, less its own
+        second", deduplicated by (id, updated_at). A row edited during the walk moves to the end
+        and is read again there; offset paging would skip the row that slid into its place. A
+        page that lies all within one second (a bulk edit) is walked by id within that second.
+        """
+        stamp = _stamp_of(kind)
+        seen: set[tuple[str, str]] = set()
+        page, count = first or (None, 0)
+        while True:
+            if page is None:
+                page, count = self._find(
+                    kind,
+                    {
+                        "filter": {
+                            "page": 1,
+                            "per_page": per_page,
+                            "sort": "updated_at",
+                            "direction": "ASC",
+                        },
+                        **self._object_filter(kind, since(lower)),
+                    },
+                    f"reading {kind} changed after {lower}",
+                )
+            fresh = [row for row in page if _key(kind, row) not in seen]
+            seen.update(_key(kind, row) for row in fresh)
+            if fresh:
+                yield fresh
+            if len(page) < per_page or len(page) >= count:
+                return  # later edits are newer than what was read: the next poll has them
+            top = stamp(page[-1])
+            if stamp(page[0]) == top or not fresh:
+                for rows in self._one_second(kind, top, per_page):
+                    rows = [row for row in rows if _key(kind, row) not in seen]
+                    seen.update(_key(kind, row) for row in rows)
+                    if rows:
+                        yield rows
+                lower = top
+            else:
+                lower = shifted(top, -1)
+            page = None
+
+    def _one_second(self, kind: str, stamp: str, per_page: int) -> Iterator[list[Any]]:
+        """Every row stamped exactly `stamp`, in id order: scenes by keyset on id; tags,
+        performers and studios (whose filters have no id criterion) by page number."""
+        exact = {"updated_at": {"value": stamp, "modifier": "EQUALS"}}
+        last, page = 0, 1
+        while True:
+            criteria = dict(exact)
+            if kind == "scenes":
+                criteria["id"] = {"value": last, "modifier": "GREATER_THAN"}
+            paging = {
+                "page": 1 if kind == "scenes" else page,
+                "per_page": per_page,
+                "sort": "id",
+                "direction": "ASC",
+            }
+            rows, _ = self._find(
+                kind,
+                {"filter": paging, **self._object_filter(kind, criteria)},
+                f"reading {kind} changed at {stamp}",
+            )
+            if rows:
+                yield rows
+            if len(rows) < per_page:
+                return
+            last = int(_key(kind, rows[-1])[0])
             page += 1
 
-    def scene_pages(
-        self,
-        scene_filter: dict[str, Any] | None = None,
-        ids: list[str] | None = None,
-        per_page: int = PAGE_SIZE,
-    ) -> Iterator[tuple[list[Scene], int]]:
-        """Pages of scenes sorted by `updated_at` ascending, with the total count."""
-        variables = {"scene_filter": scene_filter, "ids": ids}
-        for rows, count in self._pages(FIND_SCENES, "FindScenes", "scenes", variables, per_page):
-            yield [scene_from_graphql(row) for row in rows], count
+    def object_ids(self, kind: str, per_page: int = 1000) -> set[str]:
+        """The ids of every tag, performer or studio Stash has now.
 
-    def changed(self, kind: str, since: str, per_page: int = PAGE_SIZE) -> list[dict[str, Any]]:
-        """Tags, performers or studios whose own `updated_at` is after `since` (renames)."""
-        name = f"Changed{kind.title()}"
-        pages = self._pages(FIND_CHANGED[kind], name, kind, {"since": since}, per_page)
-        return [row for rows, _ in pages for row in rows]
-
-    def all_scenes(self, **kwargs: Any) -> list[Scene]:
-        return [scene for page, _ in self.scene_pages(**kwargs) for scene in page]
+        Paged by number in id order: an object deleted meanwhile can only make a later id look
+        gone too, which costs a needless re-check, never a missed one."""
+        ids: set[str] = set()
+        page = 1
+        while True:
+            paging = {"page": page, "per_page": per_page, "sort": "id", "direction": "ASC"}
+            rows, _ = self._find(
+                kind, {"filter": paging, "object_filter": None}, f"listing {kind} page {page}"
+            )
+            ids.update(str(row["id"]) for row in rows)
+            if len(rows) < per_page:
+                return ids
+            page += 1
 
     def scenes_by_ids(self, ids: list[str]) -> list[Scene]:
         """The scenes that still exist among `ids`: one missing id fails a whole batch in Stash."""
@@ -248,7 +464,7 @@ class StashClient:
         for start in range(0, len(ids), PAGE_SIZE):
             chunk = ids[start : start + PAGE_SIZE]
             try:
-                found.extend(self.all_scenes(ids=chunk))
+                found.extend(self._by_ids(chunk))
             except StashQueryError:
                 for scene_id in chunk:
                     data = self.execute(
@@ -258,22 +474,32 @@ class StashClient:
                         found.append(scene_from_graphql(data))
         return found
 
+    def _by_ids(self, ids: list[str]) -> list[Scene]:
+        """These scenes in one request (`ids` override paging); a missing id fails it."""
+        paging = {"page": 1, "per_page": len(ids)}
+        scenes, _ = self._find(
+            "scenes", {"filter": paging, "ids": ids}, f"reading {len(ids)} scenes by id"
+        )
+        return scenes
+
     def scenes_by_path(self, path: str) -> list[Scene]:
         """Scenes whose file is at `path` (for an item that Plex found before we knew it)."""
-        return self.all_scenes(scene_filter={"path": {"value": path, "modifier": "EQUALS"}})
+        return self.all_scenes({"path": {"value": path, "modifier": "EQUALS"}})
 
-    def scenes_carrying(self, kind: str, ids: list[str]) -> list[Scene]:
-        """Every scene that carries one of these tags, performers or studios."""
+    def scenes_carrying(self, kind: str, ids: list[str], per_page: int = PAGE_SIZE) -> list[Scene]:
+        """Every scene that carries one of these tags, performers or studios (keyset on id)."""
         criterion = {"value": ids, "modifier": "INCLUDES"}
-        return self.all_scenes(scene_filter={kind: criterion})
+        return self.all_scenes({kind: criterion}, per_page)
 
-    def latest(self, kind: str, count: int = 1) -> list[dict[str, Any]]:
-        """The `count` newest scenes, tags, performers or studios (`id`, `updated_at`)."""
-        return self.execute(
+    def latest(self, kind: str, count: int = 1) -> tuple[list[dict[str, Any]], int]:
+        """The `count` newest scenes, tags, performers or studios (`id`, `updated_at`), and
+        how many there are."""
+        data = self.execute(
             LATEST[kind],
             {"count": count},
             f"reading the newest of {kind} (query Latest{kind.title()})",
-        )[f"find{kind.title()}"][kind]
+        )[f"find{kind.title()}"]
+        return data[kind], data["count"]
 
     def fetch_image(self, url: str) -> bytes:
         """A screenshot's bytes, fetched with the API key (Plex never needs to reach Stash).
@@ -288,7 +514,7 @@ class StashClient:
             response = self.http.get(url, timeout=self.config.timeout, allow_redirects=False)
             response.raise_for_status()
         except Exception as exc:
-            raise translate_stash_error(exc, action) from None
+            raise translate_stash_error(exc, action, self.config.url) from None
         if response.is_redirect:
             # Stash sends requests without a valid key to its login page
             raise StashAuthError(

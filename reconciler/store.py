@@ -1,7 +1,8 @@
 """All of stashplex's state, in one SQLite database (WAL mode), behind peewee.
 
 Tables: the job queue (one live job per scene), the dead-letter queue, the
-watermarks, the per-scene sync state, and a small key/value table (schema version,
+watermarks, the per-scene sync state, the tags, performers and studios each synced
+scene carried, and a small key/value table (schema version,
 Plex outage flag, last poll, write and full pass, what the polls handled at their
 watermarks). The set of scenes being worked on ("pending")
 is the set of claimed jobs, so it survives nothing it should not: `recover()`
@@ -126,9 +127,6 @@ class ReadBackMemory(_Model):
         primary_key = pw.CompositeKey("scene_id", "field")
 
 
-MODELS = [Job, DeadLetter, Watermark, SceneState, Setting, ReadBackMemory]
-
-
 @dataclass(frozen=True)
 class SyncedItem:
     """How stashplex left a Plex item when it last synced a scene to it."""
@@ -137,6 +135,23 @@ class SyncedItem:
     rating_key: int
     plex_updated_at: int | None
     plex_fingerprint: str | None
+
+
+class SceneCarrier(_Model):
+    """A tag, performer or studio a synced scene carried when stashplex last wrote it: when
+    Stash deletes the object (which moves no scene's `updated_at`), these scenes are re-checked."""
+
+    scene_id = pw.TextField()
+    kind = pw.TextField()  # "tags", "performers" or "studios"
+    object_id = pw.TextField()
+
+    class Meta:
+        primary_key = pw.CompositeKey("scene_id", "kind", "object_id")
+        indexes = ((("kind", "object_id"), False),)
+
+
+MODELS = [Job, DeadLetter, Watermark, SceneState, Setting, ReadBackMemory, SceneCarrier]
+CARRIED = {"tags": "tag_ids", "performers": "performer_ids", "studios": "studio_id"}
 
 
 @dataclass(frozen=True)
@@ -312,6 +327,7 @@ class Store:
                 )
                 if not updated:
                     SceneState.create(scene_id=job.scene_id, **values)
+                self._carry(job.scene_id, job.data.get("scene") or {})
                 deleted = (
                     Job.delete().where((Job.id == job.id) & (Job.version == job.version)).execute()
                 )
@@ -513,6 +529,59 @@ class Store:
                 Setting.delete().where(Setting.key == key).execute()
             else:
                 Setting.replace(key=key, value=value).execute()
+
+    # -- what synced scenes carry ------------------------------------------------
+
+    def _carry(self, scene_id: str, scene: dict[str, Any]) -> None:
+        """Remember the objects of a scene as written (inside the caller's transaction).
+
+        A payload from an older version has no id lists: what it carried stays unknown
+        until the scene is written again or a full pass records it."""
+        if not any(field in scene for field in CARRIED.values()):
+            return
+        SceneCarrier.delete().where(SceneCarrier.scene_id == scene_id).execute()
+        rows = []
+        for kind, field in CARRIED.items():
+            value = scene.get(field)
+            ids = [value] if isinstance(value, str) else value or []
+            rows.extend({"scene_id": scene_id, "kind": kind, "object_id": str(i)} for i in ids)
+        if rows:
+            SceneCarrier.insert_many(rows).on_conflict_ignore().execute()
+
+    def record_carriers(self, scenes: Iterable[dict[str, Any]]) -> None:
+        """Remember what these scenes (Scene dicts, in sync with Plex) carry."""
+        with self.transaction():
+            for scene in scenes:
+                self._carry(str(scene["id"]), scene)
+
+    def carried_ids(self, kind: str) -> set[str]:
+        """Every id of this kind that some synced scene carried."""
+        with self.reading():
+            query = SceneCarrier.select(SceneCarrier.object_id).where(SceneCarrier.kind == kind)
+            return {row.object_id for row in query.distinct()}
+
+    def carriers_of(self, kind: str, object_ids: Iterable[str]) -> set[str]:
+        """The synced scenes that carried any of these objects."""
+        ids = [str(i) for i in object_ids]
+        found: set[str] = set()
+        with self.reading():
+            for start in range(0, len(ids), 500):
+                query = SceneCarrier.select(SceneCarrier.scene_id).where(
+                    (SceneCarrier.kind == kind)
+                    & SceneCarrier.object_id.in_(ids[start : start + 500])
+                )
+                found.update(row.scene_id for row in query)
+        return found
+
+    def forget_carried(self, kind: str, object_ids: Iterable[str]) -> None:
+        """Objects Stash no longer has: no scene is to be re-checked for them again."""
+        ids = [str(i) for i in object_ids]
+        with self.transaction():
+            for start in range(0, len(ids), 500):
+                SceneCarrier.delete().where(
+                    (SceneCarrier.kind == kind)
+                    & SceneCarrier.object_id.in_(ids[start : start + 500])
+                ).execute()
 
     def scene_states(self, scene_ids: Iterable[str]) -> dict[str, SceneState]:
         ids = [str(s) for s in scene_ids]

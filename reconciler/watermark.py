@@ -55,7 +55,53 @@ def poll_from(watermark: str) -> str:
     return shifted(watermark, -overlap_for(watermark))
 
 
+def _moment(value: str) -> tuple[float, str]:
+    try:
+        return parse_stamp(value).timestamp(), value
+    except ValueError:
+        return float("-inf"), value
+
+
 def newest(current: str | None, values: list[str]) -> str | None:
-    """The newest watermark by Stash's own (string) ordering."""
+    """The newest stamp in time (the greatest text among equal moments).
+
+    Within one UTC offset that is the greatest text, as Stash orders them. After Stash
+    changed its offset it is a stamp in the new offset, the one Stash writes from now on:
+    a text maximum would keep an old-offset stamp, and every later edit west of it would
+    sort below the watermark."""
     candidates = [v for v in values if v] + ([current] if current else [])
-    return max(candidates) if candidates else None
+    return max(candidates, key=_moment) if candidates else None
+
+
+# How far below the watermark a Stash whose UTC offset moved west can write: offsets run
+# from +14:00 to -12:00.
+WEST_SPAN = 26 * 3600.0
+
+
+def band_below(watermark: str) -> tuple[str, str]:
+    """The stamps from a day below the watermark to the second before it (both included):
+    where a Stash whose UTC offset moved west writes its next stamps, as text."""
+    if not watermark:
+        return "", ""
+    return shifted(watermark, -WEST_SPAN), shifted(watermark, -1.0)
+
+
+def west_shift(watermark: str, stamps: list[str]) -> float:
+    """How many seconds west of the watermark's UTC offset the westernmost stamp written after
+    it is (0 when none is). Stash writes every stamp in its zone of the moment, so a newer
+    stamp in an offset west of the watermark's means it restarted in another zone (or left
+    summer time), and its new stamps sort below the watermark as text."""
+    try:
+        mark = parse_stamp(watermark)
+    except ValueError:
+        return 0.0
+    before = (mark.utcoffset() or dt.timedelta(0)).total_seconds()
+    shift = 0.0
+    for stamp in stamps:
+        try:
+            moment = parse_stamp(stamp)
+        except ValueError:
+            continue
+        if moment > mark:
+            shift = max(shift, before - (moment.utcoffset() or dt.timedelta(0)).total_seconds())
+    return shift

@@ -10,7 +10,18 @@ the way Stash v0.30 does, quirks included, so the daemon's tests meet Stash's tr
   while running a valid query answer HTTP 200 with an `errors` array.
 * `created_at`/`updated_at` are stored as Go RFC3339 strings with whole seconds in the host's zone
   (`Z` when the offset is zero) and filters compare them AS STRINGS, as SQLite does.
-* Renaming a tag, performer or studio bumps only that object's `updated_at`.
+* Renaming a tag, performer or studio bumps only that object's `updated_at`; deleting one
+  removes it from its scenes and moves no scene's `updated_at` (only the object count and the
+  set of ids change: `../shared/reference/stash-graphql.md`, "More facts", read from Stash's
+  `tagDestroy` & co.).
+* Paging is `LIMIT/OFFSET` over the sort, answered afresh for every page, as Stash's SQL is:
+  when a row already read is edited while a client pages over `updated_at`, it moves to the end
+  and every later row shifts down one place, so offset paging skips one (same reference, same
+  section). `per_page: 0` returns no rows but the count, `per_page: -1` every row (Stash's
+  `FindFilterType.GetPageSize`/`IsGetAll` in `pkg/models/filter.go`).
+* Stamps are stored as the text Stash wrote, in the zone of the moment: after `restart(tz=...)`
+  old rows keep their offset and new writes carry the new one, so a zone west of the old one
+  writes stamps that sort below the old ones as text (same reference, "Timestamps").
 * Auth as Stash does it: with a key configured, `/graphql` without one is 401 +
   `WWW-Authenticate: FormBased`; a page without an extension (such as `/scene/1/screenshot`)
   is a 302 to `/login` instead; a wrong key is 401 everywhere. A key sent to a Stash that has
@@ -187,6 +198,9 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
             OrderedDict()
         )
         self._stats_mark = 0
+        # called with each GraphQL request's variables before it is answered: lets a test
+        # edit the library between the pages of a client's walk, as a user in Stash's UI would
+        self.before_query: Callable[[dict], None] | None = None
         self._reset_state()
 
     # --- clock and zone -----------------------------------------------------------------------
@@ -201,6 +215,14 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
         with self._state_lock:
             self._zone = ZoneInfo(name)
             self._tz_name = name
+
+    def restart(self, tz: str | None = None) -> None:
+        """Stop and start again on the same port, in zone `tz` when given (a container
+        restarted with another `TZ`); the library and its stored stamps stay as they were."""
+        self.stop()
+        if tz is not None:
+            self.tz = tz
+        self.start()
 
     def clock(self) -> float:
         """The emulated host's Unix time."""
@@ -746,6 +768,8 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
             return _json_response(
                 400, _error_payload("variables must be an object"), accept_type, headers
             )
+        if self.before_query is not None:
+            self.before_query(variables or {})
         status, payload = self.execute(
             str(query), variables, operation, base_url=self._base_url(request), get_only=get_only
         )

@@ -508,3 +508,108 @@ def test_runs_as_a_process_with_a_fixture_and_stats(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
+
+
+def test_offset_paging_over_updated_at_skips_a_scene_edited_meanwhile(
+    emu: StashEmulator, clock: Clock
+) -> None:
+    # what the old poller did: page 1, 2, 3 over updated_at, while a user edits in Stash
+    ids = []
+    for i in range(6):
+        clock.tick(1)
+        ids.append(emu.add_scene(title=f"scene {i}"))
+    gql_client = client(emu)
+
+    first = changed(gql_client, since="2000", page=1, per_page=2)["scenes"]
+    clock.tick(1)
+    emu.update_scene(first[0]["id"], title="edited again")  # moves to the end
+    rest = [changed(gql_client, since="2000", page=p, per_page=2)["scenes"] for p in (2, 3)]
+
+    returned = {s["id"] for s in first} | {s["id"] for page in rest for s in page}
+    assert sorted(set(ids) - returned) == [ids[2]]  # slid into page 1's place, never returned
+
+
+def test_deleting_tags_performers_and_studios_leaves_updated_at_and_changes_the_counts(
+    emu: StashEmulator, clock: Clock
+) -> None:
+    scene = emu.add_scene(title="carrier", studio="Acme", performers=["Ann"], tags=["Gone"])
+    gql_client = client(emu)
+    before = emu.scene(scene)["updated_at"]
+    totals = """query Totals { t: findTags(filter: {per_page: 1}) { count }
+                               p: findPerformers(filter: {per_page: 1}) { count }
+                               s: findStudios(filter: {per_page: 1}) { count } }"""
+    assert run(gql_client, totals) == {"t": {"count": 1}, "p": {"count": 1}, "s": {"count": 1}}
+
+    clock.tick(60)
+    emu.delete_tag("Gone")
+    emu.delete_performer("Ann")
+    emu.delete_studio("Acme")
+
+    after = emu.scene(scene)
+    assert after["updated_at"] == before
+    assert (after["tags"], after["performers"], after["studio"]) == ([], [], None)
+    assert run(gql_client, totals) == {"t": {"count": 0}, "p": {"count": 0}, "s": {"count": 0}}
+    assert changed(gql_client, since=before)["count"] == 0  # nothing a poll would see
+
+
+def test_timestamp_criteria_equals_and_between_compare_text_and_include_both_ends(
+    emu: StashEmulator, clock: Clock
+) -> None:
+    for i in range(3):
+        emu.add_scene(title=f"same second {i}")
+    clock.tick(1)
+    emu.add_scene(title="next second")
+    gql_client = client(emu)
+    query = """query Q($f: SceneFilterType) {
+                 findScenes(scene_filter: $f, filter: {per_page: 0}) { count scenes { id } } }"""
+    second = "2026-11-24T14:05:09+11:00"
+
+    equals = run(gql_client, query, f={"updated_at": {"value": second, "modifier": "EQUALS"}})
+    band = run(gql_client, query, f={"updated_at": {
+        "value": second, "value2": "2026-11-24T14:05:10+11:00", "modifier": "BETWEEN"}})
+
+    assert equals["findScenes"] == {"count": 3, "scenes": []}  # per_page 0: the count only
+    assert band["findScenes"]["count"] == 4
+
+
+def test_a_restart_in_another_zone_keeps_old_stamps_and_writes_new_ones_below_them(
+    emu: StashEmulator, clock: Clock
+) -> None:
+    scene = emu.add_scene(title="before the restart")
+    old = emu.scene(scene)["updated_at"]  # 14:05:09+11:00 in Sydney
+    port = emu.port
+
+    emu.restart(tz="UTC")
+    clock.tick(60)
+    other = emu.add_scene(title="after the restart")
+
+    assert emu.port == port and emu.scene(scene)["updated_at"] == old
+    new = emu.scene(other)["updated_at"]
+    assert new == "2026-11-24T03:06:09Z" and new < old  # a minute later, below as text
+    assert changed(client(emu), since=old)["count"] == 0
+
+
+def test_a_test_can_edit_between_the_pages_of_a_walk(emu: StashEmulator, clock: Clock) -> None:
+    emu.add_scene(title="one")
+    asked: list[dict] = []
+    emu.before_query = asked.append
+
+    changed(client(emu), since="2000", page=2, per_page=1)
+
+    assert asked == [{"since": "2000", "page": 2, "perPage": 1}]
+
+
+def test_keyset_paging_by_id_answers_like_the_general_filter(emu: StashEmulator) -> None:
+    for i in range(7):
+        emu.add_scene(title=f"scene {i}")
+    emu.delete_scene("3")
+    gql_client = client(emu)
+    query = """query Q($f: SceneFilterType, $p: FindFilterType) {
+                 findScenes(scene_filter: $f, filter: $p) { count scenes { id } } }"""
+    after_two = {"id": {"value": 2, "modifier": "GREATER_THAN"}}
+
+    fast = run(gql_client, query, f=after_two, p={"per_page": 2, "sort": "id"})
+    general = run(gql_client, query, f={**after_two, "organized": False},
+                  p={"per_page": 2, "sort": "id"})
+
+    assert fast == general == {"findScenes": {"count": 4, "scenes": [{"id": "4"}, {"id": "5"}]}}
