@@ -105,7 +105,7 @@ def run_checks(config: Config, say: Callable[[str], None] = print) -> int:
 
 def sample_paths(stash: StashClient, size: int = SAMPLE_SIZE) -> list[str]:
     """The file paths of up to `size` Stash scenes (the first page of a listing)."""
-    for scenes, _ in stash.scene_pages(per_page=size):
+    for scenes, _ in stash.scenes_by_id(per_page=size):
         return [scene.path for scene in scenes if scene.path]
     return []
 

@@ -216,8 +216,7 @@ def translate_stash_error(
         return StashTemporaryError(f"Stash{where} did not answer in time while {action}")
     if isinstance(cause, requests.exceptions.SSLError) and answers_plain_http(cause):
         return StashAuthError(
-            f"Stash{where} answers plain HTTP, not HTTPS, while {action}: "
-            "write stash.url with http://"
+            f"Stash answers plain HTTP, not HTTPS, while {action}: write stash.url with http://"
         )
     if isinstance(cause, requests.exceptions.SSLError):
         return StashAuthError(
