@@ -46,7 +46,13 @@ class App:
         self.stash = StashClient(config.stash)
         self.catalog = PlexCatalog(self.plex)
         self.engine = Engine(config, self.store, self.stash, self.catalog)
-        self.worker = Worker(config, self.store, self.catalog, self.stash.fetch_image)
+        self.worker = Worker(
+            config,
+            self.store,
+            self.catalog,
+            self.stash.fetch_image,
+            stash_probe=self.stash.version,
+        )
 
     def close(self) -> None:
         self.stash.close()

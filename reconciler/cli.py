@@ -269,18 +269,19 @@ def cmd_reconcile_all(config: Config, args: argparse.Namespace) -> int:
         if args.dry_run:
             report, scenes = app.engine.sweep(progress, dry_run=True)
             changes = 0
-            for scene, rating_key, outcome in app.worker.preview(scenes):
-                if isinstance(outcome, StashplexError):
-                    print(f"{scene.label}: would fail: {outcome}")
+            for planned in app.worker.preview(scenes):
+                scene, edit = planned.scene, planned.edit
+                if planned.error is not None:
+                    print(f"{scene.label}: would fail: {planned.error}")
                     continue
-                if not outcome:
+                if not edit:
                     continue
                 changes += 1
-                print(f"{scene.label} -> Plex item {rating_key}")
-                for change in outcome.changes:
+                print(f"{scene.label} -> Plex item {planned.rating_key}")
+                for change in edit.changes:
                     note = " (lock only)" if change.lock_only else ""
                     print(f"    {change.field}: {_show(change.old)} -> {_show(change.new)}{note}")
-                if outcome.poster:
+                if edit.poster:
                     print("    poster: new screenshot from Stash")
             print(
                 f"dry run: {report.seen} scenes seen, {changes} would be updated, "

@@ -29,6 +29,7 @@ from reconciler.errors import (
     StashplexError,
     StashQueryError,
     StashTemporaryError,
+    StashUnavailable,
     StashUnreachable,
     is_transient_status,
 )
@@ -141,6 +142,8 @@ def translate_stash_error(exc: BaseException, action: str) -> StashplexError:
                 "Stash refused the API key (401): set stash.api_key "
                 "(or STASHPLEX_STASH_API_KEY) to the key from Stash's Settings > Security"
             )
+        if status == 503:
+            return StashUnavailable(f"Stash is unavailable (503) while {action}")
         if is_transient_status(status):
             return StashTemporaryError(f"Stash answered HTTP {status} while {action}")
         return PermanentError(f"Stash answered HTTP {status} while {action}")
