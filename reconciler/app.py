@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.catalog import PlexCatalog
@@ -39,7 +40,12 @@ class Summary:
 
 
 class App:
-    def __init__(self, config: Config, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.config = config
         self.store = store or Store(config.database)
         self.plex = PlexClient(config.plex)
@@ -51,6 +57,7 @@ class App:
             self.store,
             self.catalog,
             self.stash.fetch_image,
+            clock=clock,
             stash_probe=self.stash.version,
         )
 

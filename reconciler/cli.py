@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,6 +100,15 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    commands.add_parser(
+        "health",
+        help="exit 0 when the daemon polls and both servers answer, else 1, in one line",
+        description="Healthy (exit 0) when the last poll completed within three poll "
+        "intervals and neither server's last answer was an error; otherwise exit 1 with one "
+        "line naming the server and what it said. Reads the database only.\n\nexample:\n"
+        "  stashplex health",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
     dlq = commands.add_parser(
         "dlq",
@@ -148,24 +159,46 @@ def _when(stamp: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
 
 
-def _existing_store(config: Config) -> Store:
-    """The database for commands that only read it: a mistyped path must not create one."""
+def _existing_store(config: Config, read_only: bool = False) -> Store:
+    """The database for commands that only read it: a mistyped path must not create one.
+
+    `read_only` opens it without taking any lock, so it never waits for the daemon's writes."""
     if not Path(config.database).exists():
         raise ConfigError(
             f"database: no database at {config.database} yet; check the path, or run "
             "stashplex first"
         )
-    return Store(config.database)
+    return Store(config.database, read_only=read_only)
+
+
+def cmd_health(config: Config, args: argparse.Namespace) -> int:
+    from reconciler.health import verdict
+    from reconciler.status import read_health
+
+    store = _existing_store(config, read_only=True)
+    try:
+        healths, last_poll = read_health(store)
+    finally:
+        store.close()
+    judged = verdict(healths, last_poll, config.schedule.poll_interval, time.time())
+    print(judged.line)
+    return EXIT_OK if judged.healthy else EXIT_DEAD
 
 
 def cmd_status(config: Config, args: argparse.Namespace) -> int:
-    from reconciler.status import collect_status
+    from reconciler.health import trouble
+    from reconciler.status import collect_status, read_health
 
-    store = _existing_store(config)
-    report = collect_status(store)
+    store = _existing_store(config, read_only=True)
+    try:
+        report = collect_status(store)
+        healths, _ = read_health(store)
+    finally:
+        store.close()
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
         return EXIT_OK
+    now = time.time()
     queue = report["queue"]
     print(
         f"queue:        {queue['queued']} queued ({queue['waiting_retry']} waiting for a retry), "
@@ -180,13 +213,13 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
     marks = report["watermarks"]
     print(f"stash mark:   {marks.get('stash_scenes') or 'none yet'}")
     print(f"plex mark:    {marks.get('plex') or 'none yet'}")
-    print(f"last poll:    {_when(report['last_poll'])}")
+    last_poll = report["last_poll"]
+    print(f"last poll:    {_when(last_poll) if last_poll else 'never completed a poll'}")
     print(f"last write:   {_when(report['last_write'])}")
+    for health in healths:
+        print(f"{health.server + ':':<13} {trouble(health, now).split(': ', 1)[1]}")
     paused = report["plex_paused_since"]
-    print(
-        "plex work:    "
-        + (f"PAUSED since {_when(paused)} (Plex unreachable)" if paused else "running")
-    )
+    print("plex work:    " + (f"PAUSED since {_when(paused)}" if paused else "running"))
     return EXIT_OK
 
 
@@ -223,7 +256,7 @@ def _fresh_scenes(config: Config, store: Store, ids: list[int] | None) -> dict[s
 
 
 def cmd_dlq(config: Config, args: argparse.Namespace) -> int:
-    store = _existing_store(config)
+    store = _existing_store(config, read_only=args.dlq_command == "list")
     if args.dlq_command == "list":
         letters = [_letter_dict(letter) for letter in store.dead_letters()]
         if args.json:
@@ -297,9 +330,43 @@ def cmd_reconcile_all(config: Config, args: argparse.Namespace) -> int:
     return EXIT_DEAD if summary.dead else EXIT_OK
 
 
+class _StopRequest:
+    """SIGTERM or SIGINT before the daemon is up: remembered, so it stops as soon as it can."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signals: list[int] = []
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.signals.append(signum)
+        self.event.set()
+
+    def install(self) -> None:
+        """First thing: a SIGTERM sent while the daemon starts must stop it cleanly (exit 0)."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self)
+
+    def restore(self) -> None:
+        """Commands other than the daemon end on a signal as usual; one that came counts."""
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if self.signals:
+            raise SystemExit(128 + self.signals[0])
+
+
+def _is_daemon(args: argparse.Namespace) -> bool:
+    return args.command in (None, "run") and not args.reconcile_all
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    stop = _StopRequest()
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        stop.install()
     parser = _parser()
     args = parser.parse_args(argv)
+    if in_main_thread and not _is_daemon(args):
+        stop.restore()
     try:
         try:
             setup_logging(args.log_level, args.log_file)
@@ -320,6 +387,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError("--dry-run: only works with --reconcile-all")
         if args.command == "status":
             return cmd_status(config, args)
+        if args.command == "health":
+            return cmd_health(config, args)
         if args.command == "dlq":
             return cmd_dlq(config, args)
         if args.reconcile_all:
@@ -330,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_checks(config)
         from reconciler.daemon import Daemon
 
-        return Daemon(config).run()
+        return Daemon(config, stop_event=stop.event).run()
     except (ConfigError, LibraryNotFound, StoreError) as exc:
         print(f"stashplex: {redact(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG

@@ -108,7 +108,7 @@ class Gate:
         self.failures_in_row += 1
         if self.failures_in_row >= OUTAGE_THRESHOLD and not self.paused:
             log.warning(
-                "%s is unreachable (%d failures in a row): pausing %s work until it answers",
+                "%s does not answer (%d failures in a row): pausing %s work until it does",
                 self.title,
                 self.failures_in_row,
                 self.title,
