@@ -70,6 +70,8 @@ class App:
         """Sweep both sides, queue the differences, drain the queue once."""
         report, _ = self.engine.sweep(progress)
         self.store.set_setting(LAST_POLL, repr(time.time()))
+        for gate in self.worker.gates.values():
+            gate.answered()  # both servers answered the sweep: a refusal they showed is over
         result = self.worker.drain(progress=progress)
         return Summary(
             seen=report.seen,

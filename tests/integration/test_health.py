@@ -159,3 +159,17 @@ def test_server_listen_must_be_host_and_port(world, tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().endswith(
         "server.listen: expected host:port such as 127.0.0.1:8765, got '8765'")
+
+
+def test_a_dead_letter_is_logged_as_an_error_once_not_at_every_run(world, tmp_path):
+    config = write_config(world, tmp_path, retry={"not_found": {"max_retries": 0}})
+    world.stash.add_scene(title="Not scanned", files=["/data/Studio/not-scanned.mp4"])
+
+    runs = [stashplex("--config", config, "--reconcile-all") for _ in range(3)]
+
+    assert [run.returncode for run in runs] == [1, 1, 1]
+    errors = [[row for row in run.stderr.splitlines() if " ERROR " in row] for run in runs]
+    assert len(errors[0]) == 1 and "dead-lettered" in errors[0][0]
+    assert "not-scanned.mp4" in errors[0][0] or "Not scanned" in errors[0][0]
+    assert errors[1:] == [[], []]
+    assert "dead-lettered" in runs[2].stderr  # still told, as news no longer
