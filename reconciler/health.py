@@ -31,14 +31,16 @@ def local_time(stamp: float, now: float) -> str:
 
 
 def trouble(health: Health, now: float) -> str:
-    """`Plex: <what it said> since 14:02, 38 polls`, or `Plex: ok`."""
+    """`Plex: <what it said> (since 14:02:11, 38 polls)`, or `Plex: ok`."""
     title = TITLES.get(health.server, health.server)
     if health.problem is None:
         return f"{title}: ok"
-    since = f" since {local_time(health.since, now)}" if health.since else ""
-    polls = f", {health.failed_polls} polls" if health.failed_polls else ""
-    paused = f"; {title} work paused" if health.paused_since else ""
-    return f"{title}: {health.message}{since}{polls}{paused}"
+    notes = [f"since {local_time(health.since, now)}"] if health.since else []
+    if health.failed_polls:
+        notes.append(f"{health.failed_polls} polls")
+    if health.paused_since:
+        notes.append(f"{title} work paused")
+    return f"{title}: {health.message}" + (f" ({', '.join(notes)})" if notes else "")
 
 
 def verdict(

@@ -34,8 +34,8 @@ def test_a_server_error_names_the_server_what_it_said_and_since_when():
                      since=NOW - 1680, failures=40, failed_polls=38, paused_since=NOW - 1680)
     judged = verdict([refused, FINE[1]], NOW - 10, 60, NOW)
     assert not judged.healthy
-    assert judged.line == ("Plex: Plex refused the token (401) while listing since 14:02:00, "
-                           "38 polls; Plex work paused")
+    assert judged.line == ("Plex: Plex refused the token (401) while listing (since 14:02:00, "
+                           "38 polls, Plex work paused)")
 
 
 def test_dates_other_than_today_carry_the_day():
