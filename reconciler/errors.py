@@ -33,6 +33,7 @@ class StashplexError(Exception):
     server: str | None = None
     waits = False
     refused = False
+    server_problem = False  # about the server as a whole, not one item: health shows it
 
     def __init__(self, message: str, *, refused: bool | None = None) -> None:
         super().__init__(redact(message))
@@ -48,11 +49,14 @@ class TransientError(StashplexError):
     """Worth retrying soon: the server hiccuped."""
 
     error_class = TRANSIENT
+    server_problem = True
 
 
 class UnexpectedError(TransientError):
     """A fault of stashplex itself: retried with backoff like a hiccup, then dead-lettered
     with the original exception's type and message."""
+
+    server_problem = False
 
     @classmethod
     def of(cls, exc: BaseException) -> UnexpectedError:
@@ -114,6 +118,8 @@ class InvalidSceneData(PermanentError):
 
 class LibraryNotFound(PlexPermanentError):
     """A library named in `plex.libraries` does not exist on the server."""
+
+    server_problem = True
 
 
 class StashAuthError(PermanentError):

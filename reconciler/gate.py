@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from reconciler.errors import TRANSIENT, StashplexError
+from reconciler.errors import StashplexError
 from reconciler.retry import Backoff
 from reconciler.store import Health, Store
 
@@ -37,7 +37,7 @@ def problem_of(error: StashplexError) -> str | None:
         return REFUSED
     if error.waits:
         return UNREACHABLE
-    return ERROR if error.error_class == TRANSIENT else None
+    return ERROR if error.server_problem else None
 
 
 class Gate:

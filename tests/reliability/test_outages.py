@@ -287,3 +287,14 @@ def test_a_plex_token_refused_at_a_poll_dead_letters_nothing_and_heals(world, da
     assert world.item("2").title == "Edited while Plex refuses the token"
     assert store.jobs() == [] and store.health("plex").problem is None
     assert daemon.verdict().healthy
+
+
+def test_a_wrong_library_name_makes_the_daemon_unhealthy(world, daemon):
+    world.config.plex.libraries = ["Adult videos"]
+    restart(daemon, world)
+
+    daemon.poll()
+
+    judged = daemon.verdict()
+    assert not judged.healthy
+    assert judged.line.startswith("Plex: ") and "'Adult videos' not found" in judged.line
