@@ -38,7 +38,7 @@ from reconciler.plex import fingerprint
 from reconciler.progress import ProgressFn, quiet
 from reconciler.retry import Backoff, RetryRules
 from reconciler.status import LAST_WRITE
-from reconciler.store import Job, SceneState, Store
+from reconciler.store import Job, SceneState, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -254,14 +254,17 @@ class Worker:
             entries = self._entries(jobs, batch)
             try:
                 self._plan(entries, rescan=True)
+            except StoreError:
+                raise
             except StashplexError as exc:
                 self._met(exc)
-                for entry in entries:
-                    entry.error = entry.error or exc
+                self._fail_undecided(entries, exc, batch)
             for entry in entries:
                 if entry.error is not None:
                     batch.fail(entry, entry.error)
             self._apply(batch.undecided(entries), batch)
+        except StoreError:
+            raise  # the database itself failed: no outcome can be recorded now
         except Exception as exc:
             # a fault of stashplex itself: the jobs not yet decided are retried with backoff
             log.exception("unexpected failure while processing a batch of %d jobs", len(jobs))
@@ -278,6 +281,20 @@ class Worker:
             finally:
                 self.store.unmark_scene_pending(*(job.scene_id for job in jobs))
         return result
+
+    @staticmethod
+    def _fail_undecided(entries: list[Planned], error: StashplexError, batch: _Batch) -> None:
+        """A failure of the whole batch: a refusal is the first job's outcome (the others
+        wait for the server); any other error is every job's."""
+        first = True
+        for entry in entries:
+            if entry.error is not None:
+                continue
+            if error.refused and not first:
+                batch.fail(entry, error, wait=True)
+            else:
+                entry.error = error
+            first = False
 
     # -- plan ----------------------------------------------------------------
 

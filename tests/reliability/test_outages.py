@@ -298,3 +298,28 @@ def test_a_wrong_library_name_makes_the_daemon_unhealthy(world, daemon):
     judged = daemon.verdict()
     assert not judged.healthy
     assert judged.line.startswith("Plex: ") and "'Adult videos' not found" in judged.line
+
+
+def test_a_plex_token_refused_in_a_drain_dead_letters_one_job_and_heals(world, daemon):
+    daemon.poll()
+    for scene_id in ("1", "2", "3"):
+        world.stash.update_scene(scene_id, title=f"Edited {scene_id} before the refusal")
+    world.app.engine.poll()
+    world.plex.token = "token-of-another-account"
+
+    daemon.drain()
+
+    store = world.app.store
+    (letter,) = store.dead_letters()  # the job in hand; the batch's others wait
+    assert "401" in letter.error_message and len(store.jobs()) == 2
+    assert all(job.retries == 0 for job in store.jobs())
+    world.plex.reset_log()
+    daemon.drain()
+    assert world.plex.requests == []  # no more Plex work until the probe is due
+    world.plex.token = PLEX_TOKEN
+    daemon.clock.tick(61)
+    daemon.poll()
+
+    assert store.dead_letters() == [] and store.jobs() == []
+    assert [world.item(n).title for n in ("1", "2", "3")] == [
+        f"Edited {n} before the refusal" for n in ("1", "2", "3")]
