@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -31,6 +32,8 @@ from reconciler.status import LAST_POLL, read_health
 from reconciler.store import Store
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class Stopping(Exception):
@@ -105,11 +108,11 @@ class Daemon:
         gates = [gate for gate in app.worker.gates.values() if gate.reload().problem == REFUSED]
         return any(not gate.admits() for gate in gates)
 
-    def _counted(self, app: App, step: Callable[[], object]) -> None:
+    def _counted(self, app: App, step: Callable[[], T]) -> T:
         """Run a poll's step; its failure counts against the server it came from."""
         started = time.monotonic()
         try:
-            step()
+            outcome = step()
         except StashplexError as exc:
             if self.metrics is not None:
                 self.metrics.failed(exc.server, exc.error_class)
@@ -122,6 +125,7 @@ class Daemon:
                 self.metrics.poll_seconds.observe(time.monotonic() - started)
         for gate in app.worker.gates.values():
             gate.answered()
+        return outcome
 
     def poll(self) -> None:
         def body(app: App) -> None:
@@ -132,9 +136,7 @@ class Daemon:
                 log.info("no earlier sync in this database: starting with a full pass")
                 self._counted(app, lambda: self._full_pass(app))
             else:
-                found = []
-                self._counted(app, lambda: found.append(app.engine.poll()))
-                report = found[0]
+                report = self._counted(app, app.engine.poll)
                 if report:
                     log.info(
                         "poll: %d scene(s) changed in Stash, %d via renames, "
