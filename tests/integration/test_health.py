@@ -129,6 +129,12 @@ def test_a_refused_token_shows_in_health_status_the_status_line_and_healthz(worl
 
 
 def test_healthz_and_metrics_follow_the_daemon(world, tmp_path):
+    answers: list[tuple[int, str]] = []
+
+    def healthz(status: int) -> bool:
+        answers.append(get(f"{base}/healthz"))
+        return answers[-1][0] == status
+
     port = free_port()
     config = write_config(world, tmp_path, server={"listen": f"127.0.0.1:{port}"},
                           schedule={"poll_interval": 0.2, "process_interval": 0.1})
@@ -137,19 +143,20 @@ def test_healthz_and_metrics_follow_the_daemon(world, tmp_path):
     try:
         written = 'stashplex_jobs_total{outcome="written"} 4.0'
         wait_for(lambda: written in get(f"{base}/metrics")[1], what="the first sync")
-        healthy = get(f"{base}/healthz")[1]
         metrics = get(f"{base}/metrics")[1]
+        wait_for(lambda: healthz(200), what="a healthy daemon")
+        healthy = answers[-1][1]
         world.plex.stop()
-        wait_for(lambda: get(f"{base}/healthz")[0] == 503, what="the outage to show")
-        down = get(f"{base}/healthz")[1]
+        wait_for(lambda: healthz(503) and answers[-1][1].startswith("Plex: "), what="the outage")
+        down = answers[-1][1]
     finally:
         daemon.terminate()
         _, err = daemon.communicate(timeout=15)
     assert daemon.returncode == 0, err
-    assert healthy.startswith("healthy: last poll completed at ")
     assert 'stashplex_queue_jobs{state="queued"} 0.0' in metrics
     assert "stashplex_dead_letters 0.0" in metrics
     assert "stashplex_poll_duration_seconds_count" in metrics
+    assert healthy.startswith("healthy: last poll completed at ")
     assert down.startswith("Plex: cannot connect to Plex")
 
 
