@@ -55,14 +55,26 @@ class Summary:
 
 
 class App:
-    def __init__(self, config: Config, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.config = config
         self.store = store or Store(config.database)
         self.plex = PlexClient(config.plex, synced_fields=config.sync.fields)
         self.stash = StashClient(config.stash)
         self.catalog = PlexCatalog(self.plex)
         self.engine = Engine(config, self.store, self.stash, self.catalog)
-        self.worker = Worker(config, self.store, self.catalog, self.stash.fetch_image)
+        self.worker = Worker(
+            config,
+            self.store,
+            self.catalog,
+            self.stash.fetch_image,
+            clock=clock,
+            stash_probe=self.stash.version,
+        )
 
     def close(self) -> None:
         self.stash.close()
@@ -76,6 +88,8 @@ class App:
         `should_stop`, between batches)."""
         report, _ = self.engine.sweep(progress)
         self.store.set_setting(LAST_POLL, repr(time.time()))
+        for gate in self.worker.gates.values():
+            gate.answered()  # both servers answered the sweep: a refusal they showed is over
         result = self.worker.drain(progress=progress, should_stop=should_stop)
         return Summary(
             seen=report.seen,

@@ -12,6 +12,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -177,6 +178,15 @@ def _parser() -> argparse.ArgumentParser:
         "  stashplex status --json",
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    commands.add_parser(
+        "health",
+        help="exit 0 when the daemon polls and both servers answer, else 1, in one line",
+        description="Healthy (exit 0) when the last poll completed within three poll "
+        "intervals and neither server's last answer was an error; otherwise exit 1 with one "
+        "line naming the server and what it said. Reads the database only.\n\nexample:\n"
+        "  stashplex health",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
     dlq = _command(
         commands,
@@ -222,24 +232,46 @@ def _when(stamp: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
 
 
-def _existing_store(config: Config) -> Store:
-    """The database for commands that only read it: a mistyped path must not create one."""
+def _existing_store(config: Config, read_only: bool = False) -> Store:
+    """The database for commands that only read it: a mistyped path must not create one.
+
+    `read_only` opens it without taking any lock, so it never waits for the daemon's writes."""
     if not Path(config.database).exists():
         raise ConfigError(
             f"database: no database at {config.database} yet; check the path, or run "
             "stashplex first"
         )
-    return Store(config.database)
+    return Store(config.database, read_only=read_only)
+
+
+def cmd_health(config: Config, args: argparse.Namespace) -> int:
+    from reconciler.health import verdict
+    from reconciler.status import read_health
+
+    store = _existing_store(config, read_only=True)
+    try:
+        healths, last_poll = read_health(store)
+    finally:
+        store.close()
+    judged = verdict(healths, last_poll, config.schedule.poll_interval, time.time())
+    print(judged.line)
+    return EXIT_OK if judged.healthy else EXIT_DEAD
 
 
 def cmd_status(config: Config, args: argparse.Namespace) -> int:
-    from reconciler.status import collect_status
+    from reconciler.health import trouble
+    from reconciler.status import collect_status, read_health
 
-    store = _existing_store(config)
-    report = collect_status(store)
+    store = _existing_store(config, read_only=True)
+    try:
+        report = collect_status(store)
+        healths, _ = read_health(store)
+    finally:
+        store.close()
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
         return EXIT_OK
+    now = time.time()
     queue = report["queue"]
     print(
         f"queue:        {queue['queued']} queued ({queue['waiting_retry']} waiting for a retry), "
@@ -254,13 +286,13 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
     marks = report["watermarks"]
     print(f"stash mark:   {marks.get('stash_scenes') or 'none yet'}")
     print(f"plex mark:    {marks.get('plex') or 'none yet'}")
-    print(f"last poll:    {_when(report['last_poll'])}")
+    last_poll = report["last_poll"]
+    print(f"last poll:    {_when(last_poll) if last_poll else 'never completed a poll'}")
     print(f"last write:   {_when(report['last_write'])}")
+    for health in healths:
+        print(f"{health.server + ':':<13} {trouble(health, now).split(': ', 1)[1]}")
     paused = report["plex_paused_since"]
-    print(
-        "plex work:    "
-        + (f"PAUSED since {_when(paused)} (Plex unreachable)" if paused else "running")
-    )
+    print("plex work:    " + (f"PAUSED since {_when(paused)}" if paused else "running"))
     return EXIT_OK
 
 
@@ -298,7 +330,7 @@ def _fresh_scenes(config: Config, store: Store, ids: list[int] | None) -> dict[s
 
 
 def cmd_dlq(config: Config, args: argparse.Namespace) -> int:
-    store = _existing_store(config)
+    store = _existing_store(config, read_only=args.dlq_command == "list")
     if args.dlq_command == "list":
         letters = [_letter_dict(letter) for letter in store.dead_letters()]
         if args.json:
@@ -372,14 +404,15 @@ class _StopOnInterrupt:
 def _dry_run(app, progress) -> int:
     report, scenes = app.engine.sweep(progress, dry_run=True)
     changes = 0
-    for scene, rating_key, outcome in app.worker.preview(scenes):
-        if isinstance(outcome, StashplexError):
-            print(f"{scene.label}: would fail: {outcome}")
+    for planned in app.worker.preview(scenes):
+        scene, outcome = planned.scene, planned.edit
+        if planned.error is not None:
+            print(f"{scene.label}: would fail: {planned.error}")
             continue
         if not outcome:
             continue
         changes += 1
-        print(f"{scene.label} -> Plex item {rating_key}")
+        print(f"{scene.label} -> Plex item {planned.rating_key}")
         for change in outcome.changes:
             note = " (lock only)" if change.lock_only else ""
             print(f"    {change.field}: {_show(change.old)} -> {_show(change.new)}{note}")
@@ -441,18 +474,37 @@ def cmd_init(args: argparse.Namespace) -> int:
     return run_init(args)
 
 
-def _run_daemon(config: Config) -> int:
-    """The daemon; a SIGTERM that came while it was starting stops it as soon as it can."""
-    from reconciler.daemon import Daemon
+class _StopRequest:
+    """SIGTERM or SIGINT before the daemon is up: remembered, so it stops as soon as it can."""
 
-    daemon = Daemon(config)
-    signal.signal(signal.SIGTERM, daemon.request_stop)
-    if startup.received():
-        daemon.request_stop()
-    return daemon.run()
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signals: list[int] = []
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.signals.append(signum)
+        self.event.set()
+
+    def install(self) -> None:
+        """First thing: a SIGTERM sent while the daemon starts must stop it cleanly (exit 0)."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self)
+        if startup.received():  # it came while the command line was still being imported
+            self(signal.SIGTERM, None)
+
+    def restore(self) -> None:
+        """Commands other than the daemon end on a signal as usual; one that came counts."""
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if self.signals:
+            raise SystemExit(128 + self.signals[0])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    stop = _StopRequest()
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        stop.install()
     parser = _parser()
     args = parser.parse_args(argv)
     command = args.command or ("reconcile" if args.reconcile_all else "run")
@@ -461,8 +513,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dry_run and command != "reconcile":
         parser.error("--dry-run: only works with reconcile (or --reconcile-all)")
     args.dry_run = getattr(args, "dry_run", False)
-    if command != "run":
-        startup.disarm()
+    if in_main_thread and command != "run":
+        stop.restore()
     try:
         try:
             setup_logging(args.log_level, args.log_file)
@@ -483,6 +535,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.warning("%s", warning)
         if command == "status":
             return cmd_status(config, args)
+        if command == "health":
+            return cmd_health(config, args)
         if command == "dlq":
             return cmd_dlq(config, args)
         if command == "reconcile":
@@ -491,7 +545,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from reconciler.check import run_checks
 
             return run_checks(config)
-        return _run_daemon(config)
+        from reconciler.daemon import Daemon
+
+        return Daemon(config, stop_event=stop.event).run()
     except (ConfigError, LibraryNotFound, StoreError) as exc:
         print(f"stashplex: {redact(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG

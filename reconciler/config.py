@@ -106,6 +106,23 @@ class RetryConfig:
 
 
 @dataclass
+class ServerConfig:
+    """stashplex's own HTTP endpoint (`GET /healthz`, `GET /metrics`); off while empty."""
+
+    listen: str = ""
+
+
+def listen_address(listen: str) -> tuple[str, int]:
+    """`host:port` (an IPv6 host in brackets) as a (host, port) pair."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(
+            f"server.listen: expected host:port such as 127.0.0.1:8765, got {listen!r}"
+        )
+    return host.strip("[]"), int(port)
+
+
+@dataclass
 class Config:
     stash: StashConfig = field(default_factory=StashConfig)
     plex: PlexConfig = field(default_factory=PlexConfig)
@@ -113,6 +130,7 @@ class Config:
     sync: SyncConfig = field(default_factory=SyncConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     retry: RetryConfig = field(default_factory=RetryConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
     database: str = "./stashplex.db"
     source: str = "<defaults>"
     warnings: list[str] = field(default_factory=list)
@@ -253,6 +271,8 @@ def _check(config: Config) -> None:
             raise ConfigError(f"retry.{name}: base and cap must not be negative")
     if not config.database:
         raise ConfigError("database: expected the path of the SQLite database file")
+    if config.server.listen:
+        listen_address(config.server.listen)
 
 
 def _merge(base: dict, overrides: dict) -> dict:

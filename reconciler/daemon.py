@@ -3,7 +3,9 @@
 The scheduler's jobs run one at a time (one lock; a poll or drain that finds it taken
 skips its turn, the full pass waits for it). SIGTERM and SIGINT let the job in hand
 finish its current batch, then the process exits 0. Under systemd it speaks the notify
-protocol.
+protocol; its STATUS= line says what `stashplex status` says of each server's trouble.
+A poll's failure is counted against the server it came from; while a server refuses the
+credentials, polls wait for the gate's probe (at most once a minute) instead of asking it.
 """
 
 from __future__ import annotations
@@ -14,34 +16,61 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from reconciler.app import App
-from reconciler.config import Config
-from reconciler.errors import StashAuthError, StashplexError
+from reconciler.config import Config, listen_address
+from reconciler.errors import ConfigError, StashplexError
+from reconciler.gate import REFUSED
+from reconciler.health import Verdict, verdict
 from reconciler.lock import DatabaseLock
+from reconciler.metrics import HealthServer, Metrics
 from reconciler.sdnotify import Notifier, watchdog_interval
-from reconciler.status import LAST_POLL
+from reconciler.status import LAST_POLL, read_health
 from reconciler.store import Store
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class Stopping(Exception):
     """Raised inside a job when the daemon was asked to stop."""
 
 
+class _SkippedRunFilter(logging.Filter):
+    """APScheduler warns each time a job's turn comes while it still runs (a long full pass
+    inside a poll): that is the design here, not news, so it is demoted to DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "maximum number of running instances" not in record.getMessage():
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+SKIPPED_RUN_FILTER = _SkippedRunFilter()
+
+
 class Daemon:
-    def __init__(self, config: Config, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        notifier: Notifier | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> None:
         self.config = config
         self.notifier = notifier or Notifier()
-        self.stop_event = threading.Event()
+        self.stop_event = stop_event or threading.Event()
         self.busy = threading.Lock()
         self._notify_lock = threading.Lock()
         self._stopping_sent = False
         self.lock = DatabaseLock(config.database)
         self.app: App | None = None
+        self.metrics: Metrics | None = None
+        self.http: HealthServer | None = None
         self.polls = 0
 
     # -- jobs ------------------------------------------------------------------
@@ -59,10 +88,11 @@ class Daemon:
             body(self.app)
         except Stopping:
             log.info("%s interrupted to stop", name)
-        except StashAuthError as exc:
-            log.error("%s: %s", name, exc)
         except StashplexError as exc:
-            log.warning("%s failed, will try again: %s", name, exc)
+            if exc.refused:
+                log.debug("%s: %s", name, exc)  # the gate told it once, as an ERROR
+            else:
+                log.warning("%s failed, will try again: %s", name, exc)
         except Exception:
             log.exception("%s failed unexpectedly", name)
         finally:
@@ -73,13 +103,40 @@ class Daemon:
         if self.stop_event.is_set():
             raise Stopping()
 
+    def _refusing(self, app: App) -> bool:
+        """True while a server refuses the credentials and its probe is not due or fails."""
+        gates = [gate for gate in app.worker.gates.values() if gate.reload().problem == REFUSED]
+        return any(not gate.admits() for gate in gates)
+
+    def _counted(self, app: App, step: Callable[[], T]) -> T:
+        """Run a poll's step; its failure counts against the server it came from."""
+        started = time.monotonic()
+        try:
+            outcome = step()
+        except StashplexError as exc:
+            if self.metrics is not None:
+                self.metrics.failed(exc.server, exc.error_class)
+            gate = app.worker.gates.get(exc.server or "")
+            if gate is not None:
+                gate.met(exc, poll=True)
+            raise
+        finally:
+            if self.metrics is not None:
+                self.metrics.poll_seconds.observe(time.monotonic() - started)
+        for gate in app.worker.gates.values():
+            gate.answered()
+        return outcome
+
     def poll(self) -> None:
         def body(app: App) -> None:
+            if self._refusing(app):
+                log.debug("poll skipped: a server refuses the credentials")
+                return
             if not app.engine.has_baseline():
                 log.info("no earlier sync in this database: starting with a full pass")
-                self._full_pass(app)
+                self._counted(app, lambda: self._full_pass(app))
             else:
-                report = app.engine.poll()
+                report = self._counted(app, app.engine.poll)
                 if report:
                     log.info(
                         "poll: %d scene(s) changed in Stash, %d via renames, "
@@ -97,6 +154,10 @@ class Daemon:
 
     def _drain(self, app: App) -> None:
         result = app.worker.drain(should_stop=self.stop_event.is_set)
+        if self.metrics is not None:
+            self.metrics.drained(
+                result.applied, result.in_sync, result.retried, result.dead, result.waiting
+            )
         if result.applied or result.dead or result.retried:
             log.info(
                 "queue: %d written, %d in sync, %d to retry, %d dead-lettered",
@@ -135,18 +196,29 @@ class Daemon:
     def watchdog(self) -> None:
         self._notify(self.notifier.watchdog)
 
+    def verdict(self) -> Verdict:
+        """The rule of `stashplex health`, over this daemon's database."""
+        assert self.app is not None
+        healths, last_poll = read_health(self.app.store)
+        return verdict(healths, last_poll, self.config.schedule.poll_interval, time.time())
+
+    def status_line(self) -> str:
+        """What systemd's STATUS= says: the queue, and the health verdict `status` gives."""
+        assert self.app is not None
+        counts = self.app.store.counts()
+        judged = self.verdict()
+        return (
+            f"{counts.queued} queued ({counts.waiting_retry} waiting to retry), "
+            f"{counts.dead} dead-lettered; {judged.line}"
+        )
+
     def _report_status(self) -> None:
         if self.app is None or not self.notifier.enabled or self.stop_event.is_set():
             return
         try:
-            counts = self.app.store.counts()
-            paused = self.app.worker.paused
+            text = self.status_line()
         except StashplexError:
             return
-        text = (
-            f"{counts.queued} queued ({counts.waiting_retry} waiting to retry), "
-            f"{counts.dead} dead-lettered" + (", Plex unreachable: paused" if paused else "")
-        )
         self._notify(lambda: self.notifier.status(text))
 
     # -- lifecycle ---------------------------------------------------------------
@@ -164,15 +236,33 @@ class Daemon:
             if recovered:
                 log.info("%d job(s) interrupted by the last stop are queued again", recovered)
             self.app = App(self.config, store)
+            self.metrics = Metrics(store)
+            if self.config.server.listen:
+                address = listen_address(self.config.server.listen)
+                try:
+                    self.http = HealthServer(address, self.metrics, self.verdict).start()
+                except OSError as exc:
+                    raise ConfigError(
+                        f"server.listen: cannot listen on {self.config.server.listen} "
+                        f"({exc.strerror})"
+                    ) from None
+                log.info("serving /healthz and /metrics on http://%s", self.config.server.listen)
             if install_signals:
                 signal.signal(signal.SIGTERM, self.request_stop)
                 signal.signal(signal.SIGINT, self.request_stop)
+            logging.getLogger("apscheduler.scheduler").addFilter(SKIPPED_RUN_FILTER)
             scheduler = self._scheduler()
             self.notifier.ready()  # config and database are open; the jobs' pings come after
             scheduler.start()
             self._report_status()
             log.info(
-                "stashplex daemon started: polling every %gs, draining every %gs",
+                "stashplex daemon started with config %s, database %s, Stash at %s, Plex at %s "
+                "(libraries %s): polling every %gs, draining every %gs",
+                self.config.source,
+                self.config.database,
+                self.config.stash.url,
+                self.config.plex.url,
+                ", ".join(self.config.plex.libraries),
                 self.config.schedule.poll_interval,
                 self.config.schedule.process_interval,
             )
@@ -185,6 +275,8 @@ class Daemon:
             log.info("stashplex daemon stopped")
             return 0
         finally:
+            if self.http is not None:
+                self.http.stop()
             if self.app is not None:
                 self.app.close()
             self.lock.release()

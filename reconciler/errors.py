@@ -1,8 +1,12 @@
 """stashplex's error classes, and the translation of what plexapi, requests and gql raise.
 
 Every error a job can meet belongs to one retry class (`transient`, `not_found`,
-`permanent`); `retry.py` turns the class into a decision. Messages say what failed
-and where, and never carry a secret.
+`permanent`); `retry.py` turns the class into a decision. Two properties cut across the
+classes and are set here, at each client's boundary, for both servers alike: `waits` (the
+server is unreachable or answers 503: the job waits, no retry is spent, the server is probed)
+and `refused` (the server refused the credentials: one problem for the whole daemon, not one
+per job). `server` names the server the error came from. Messages say what failed and where,
+and never carry a secret.
 """
 
 from __future__ import annotations
@@ -18,15 +22,23 @@ from reconciler.redact import redact
 TRANSIENT = "transient"
 NOT_FOUND = "not_found"
 PERMANENT = "permanent"
+PLEX = "plex"
+STASH = "stash"
 
 
 class StashplexError(Exception):
     """Base of every error stashplex raises on purpose."""
 
     error_class = PERMANENT
+    server: str | None = None
+    waits = False
+    refused = False
+    server_problem = False  # about the server as a whole, not one item: health shows it
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, refused: bool | None = None) -> None:
         super().__init__(redact(message))
+        if refused is not None:
+            self.refused = refused
 
 
 class ConfigError(StashplexError):
@@ -37,14 +49,30 @@ class TransientError(StashplexError):
     """Worth retrying soon: the server hiccuped."""
 
     error_class = TRANSIENT
+    server_problem = True
+
+
+class UnexpectedError(TransientError):
+    """A fault of stashplex itself: retried with backoff like a hiccup, then dead-lettered
+    with the original exception's type and message."""
+
+    server_problem = False
+
+    @classmethod
+    def of(cls, exc: BaseException) -> UnexpectedError:
+        return cls(f"unexpected {type(exc).__name__}: {exc}")
 
 
 class PlexTemporaryError(TransientError):
     """Plex answered with a timeout, 408, 429, a 5xx or an unreadable body."""
 
+    server = PLEX
+
 
 class PlexUnreachable(PlexTemporaryError):
     """No connection to Plex at all: jobs wait without spending retries."""
+
+    waits = True
 
 
 class PlexUnavailable(PlexUnreachable):
@@ -54,15 +82,24 @@ class PlexUnavailable(PlexUnreachable):
 class StashTemporaryError(TransientError):
     """Stash answered with a timeout or a 5xx."""
 
+    server = STASH
+
 
 class StashUnreachable(StashTemporaryError):
-    """No connection to Stash at all."""
+    """No connection to Stash at all (restarting, say): jobs wait without spending retries."""
+
+    waits = True
+
+
+class StashUnavailable(StashUnreachable):
+    """Stash answers 503: as good as unreachable, no retries spent."""
 
 
 class PlexNotFound(StashplexError):
     """Plex has no item for the file yet, usually because it has not scanned it."""
 
     error_class = NOT_FOUND
+    server = PLEX
 
 
 class PermanentError(StashplexError):
@@ -71,6 +108,8 @@ class PermanentError(StashplexError):
 
 class PlexPermanentError(PermanentError):
     """Plex refused the request for good (401/403, other 4xx, a missing library, ambiguity)."""
+
+    server = PLEX
 
 
 class PlexRequestTooLong(PlexPermanentError):
@@ -88,14 +127,21 @@ class InvalidSceneData(PermanentError):
 class LibraryNotFound(PlexPermanentError):
     """A library named in `plex.libraries` does not exist on the server."""
 
+    server_problem = True
+
 
 class StashAuthError(PermanentError):
     """Stash refused the API key (or its certificate is not trusted): a one-shot run stops
-    with exit 3; the daemon logs it at every poll until the config is fixed."""
+    with exit 3; the daemon stops Stash work and probes until the key works again."""
+
+    server = STASH
+    refused = True
 
 
 class StashQueryError(PermanentError):
     """Stash answered a query with a GraphQL `errors` array."""
+
+    server = STASH
 
 
 _STATUS = re.compile(r"^\((\d{3})\)")
@@ -133,7 +179,9 @@ def translate_plex_error(exc: BaseException, action: str) -> StashplexError:
         return exc
     detail = str(exc).split(";")[0]
     if isinstance(exc, plex_exc.Unauthorized):
-        return PlexPermanentError(f"Plex refused the token (401) while {action}: check plex.token")
+        return PlexPermanentError(
+            f"Plex refused the token (401) while {action}: check plex.token", refused=True
+        )
     if isinstance(exc, plex_exc.NotFound):
         return PlexNotFound(f"Plex has no such item (404) while {action}")
     if isinstance(exc, plex_exc.BadRequest):
@@ -141,7 +189,8 @@ def translate_plex_error(exc: BaseException, action: str) -> StashplexError:
         if status == 403:
             return PlexPermanentError(
                 f"Plex forbids this (403) while {action}: the token's account may not edit "
-                "this server"
+                "this server",
+                refused=True,
             )
         if status == 503:
             return PlexUnavailable(f"Plex is unavailable (503) while {action}")

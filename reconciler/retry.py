@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 
 from reconciler.config import RetryConfig
-from reconciler.errors import NOT_FOUND, PERMANENT, TRANSIENT, PlexUnreachable, StashplexError
+from reconciler.errors import NOT_FOUND, PERMANENT, TRANSIENT, StashplexError
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,10 @@ class RetryRules:
         self.rng = rng or random.Random()
 
     def decide(self, error: StashplexError, retries_spent: int) -> Decision:
-        """`retries_spent` counts earlier retries of this job for this same error class."""
-        if isinstance(error, PlexUnreachable):
+        """`retries_spent` counts earlier retries of this job for this same error class.
+
+        An error that `waits` (its server unreachable or answering 503) spends nothing."""
+        if error.waits:
             rule = self.backoff[TRANSIENT]
             return Decision(False, rule.delay(0, self.rng))
         if error.error_class == PERMANENT:

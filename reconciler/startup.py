@@ -3,12 +3,12 @@
 systemd may stop a daemon that is still importing its libraries or reading its
 config; Python would die of that SIGTERM (status -15, a failure to systemd). Armed
 first thing, this remembers the signal instead: the daemon then stops cleanly as soon
-as it is set up, and every other command gets the default behaviour back.
+as it is set up (`cli.main` takes the signal over), and every other command gets the
+default behaviour back.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 
 _received: list[int] = []
@@ -27,16 +27,6 @@ def arm() -> None:
 def received() -> bool:
     """Whether SIGTERM came while armed."""
     return bool(_received)
-
-
-def disarm() -> None:
-    """Back to the default SIGTERM; a signal that came meanwhile takes effect now."""
-    if not _armed:
-        return
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _armed.clear()
-    if _received:
-        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main() -> int:

@@ -35,6 +35,7 @@ from reconciler.errors import (
     StashplexError,
     StashQueryError,
     StashTemporaryError,
+    StashUnavailable,
     StashUnreachable,
     answers_plain_http,
     is_transient_status,
@@ -234,6 +235,8 @@ def translate_stash_error(
                 "Stash refused the API key (401): set stash.api_key "
                 "(or STASHPLEX_STASH_API_KEY) to the key from Stash's Settings > Security"
             )
+        if status == 503:
+            return StashUnavailable(f"Stash is unavailable (503) while {action}")
         if is_transient_status(status):
             return StashTemporaryError(f"Stash answered HTTP {status} while {action}")
         return PermanentError(f"Stash answered HTTP {status} while {action}")

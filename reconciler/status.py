@@ -1,4 +1,4 @@
-"""The figures `stashplex status` shows, read from the database alone."""
+"""The figures `stashplex status` and `stashplex health` show, read from the database alone."""
 
 from __future__ import annotations
 
@@ -6,37 +6,36 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from reconciler.store import QUEUED, Job, Store, Watermark
+from reconciler.errors import PLEX, STASH
+from reconciler.store import Health, Store
 
 LAST_POLL = "last_poll_at"
 LAST_WRITE = "last_write_at"
+SERVERS = (PLEX, STASH)
 
 
 def _float(value: str | None) -> float | None:
     return float(value) if value else None
 
 
+def read_health(store: Store) -> tuple[list[Health], float | None]:
+    """Each server's stored health, and when the last poll completed (None: never)."""
+    return [store.health(server) for server in SERVERS], _float(store.setting(LAST_POLL))
+
+
 def collect_status(store: Store, now: float | None = None) -> dict[str, Any]:
     now = time.time() if now is None else now
     counts = store.counts(now)
-    with store.reading():
-        oldest = Job.select().where(Job.state == QUEUED).order_by(Job.created_at).first()
-        marks = {row.name: row.value for row in Watermark.select()}
+    oldest = store.oldest_queued()
+    healths, last_poll = read_health(store)
+    plex = healths[0]
     return {
         "queue": asdict(counts) | {"total": counts.queued + counts.running},
         "dead_letters": counts.dead,
-        "oldest_waiting": (
-            {
-                "scene_id": oldest.scene_id,
-                "since": oldest.created_at,
-                "attempts": oldest.attempts,
-                "last_error": oldest.last_error,
-            }
-            if oldest
-            else None
-        ),
-        "watermarks": marks,
-        "last_poll": _float(store.setting(LAST_POLL)),
+        "oldest_waiting": asdict(oldest) if oldest else None,
+        "watermarks": store.watermarks(),
+        "last_poll": last_poll,
         "last_write": _float(store.setting(LAST_WRITE)),
-        "plex_paused_since": _float(store.setting("plex_paused_since")),
+        "plex_paused_since": plex.paused_since,
+        "servers": {health.server: asdict(health) for health in healths},
     }

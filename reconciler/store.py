@@ -2,11 +2,12 @@
 
 Tables: the job queue (one live job per scene), the dead-letter queue, the
 watermarks, the per-scene sync state, the tags, performers and studios each synced
-scene carried, and a small key/value table (schema version,
-Plex outage flag, last poll, write and full pass, what the polls handled at their
-watermarks). The set of scenes being worked on ("pending")
-is the set of claimed jobs, so it survives nothing it should not: `recover()`
-returns claims left by a crash to the queue.
+scene carried, what Plex showed for values it was sent (read-back memory), each server's
+health (its last error and since when, whether work for it is paused), the dead letters a
+refused credential caused (so they come back by themselves once it works), and a small
+key/value table (schema version, last poll, write and full pass, what the polls handled at
+their watermarks). The set of scenes being worked on ("pending") is the set of claimed jobs,
+so it survives nothing it should not: `recover()` returns claims left by a crash to the queue.
 """
 
 from __future__ import annotations
@@ -150,7 +151,38 @@ class SceneCarrier(_Model):
         indexes = ((("kind", "object_id"), False),)
 
 
-MODELS = [Job, DeadLetter, Watermark, SceneState, Setting, ReadBackMemory, SceneCarrier]
+class ServerHealth(_Model):
+    """One server's last trouble: what it said, since when, and whether work waits for it."""
+
+    server = pw.TextField(primary_key=True)
+    problem = pw.TextField(null=True)  # "unreachable", "refused", "error"; None when it answers
+    message = pw.TextField(null=True)
+    since = pw.FloatField(null=True)
+    failures = pw.IntegerField(default=0)
+    failed_polls = pw.IntegerField(default=0)
+    paused_since = pw.FloatField(null=True)
+    last_ok = pw.FloatField(null=True)
+    updated_at = pw.FloatField()
+
+
+class RefusedLetter(_Model):
+    """A dead letter written because a server refused the credentials, not for the scene."""
+
+    scene_id = pw.TextField(primary_key=True)
+    server = pw.TextField(index=True)
+
+
+MODELS = [
+    Job,
+    DeadLetter,
+    Watermark,
+    SceneState,
+    Setting,
+    ReadBackMemory,
+    SceneCarrier,
+    ServerHealth,
+    RefusedLetter,
+]
 CARRIED = {"tags": "tag_ids", "performers": "performer_ids", "studios": "studio_id"}
 
 
@@ -160,6 +192,28 @@ class QueueCounts:
     running: int
     waiting_retry: int
     dead: int
+
+
+@dataclass(frozen=True)
+class Health:
+    """A server's health as stored; `problem` is None while it answers."""
+
+    server: str
+    problem: str | None = None
+    message: str | None = None
+    since: float | None = None
+    failures: int = 0
+    failed_polls: int = 0
+    paused_since: float | None = None
+    last_ok: float | None = None
+
+
+@dataclass(frozen=True)
+class OldestJob:
+    scene_id: str
+    since: float
+    attempts: int
+    last_error: str | None
 
 
 def _translate(path: str, exc: Exception) -> StoreError:
@@ -180,9 +234,22 @@ def _translate(path: str, exc: Exception) -> StoreError:
 class Store:
     """The one database: queue, dead letters, watermarks, per-scene state."""
 
-    def __init__(self, path: str | os.PathLike, busy_timeout: float = 10.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike, busy_timeout: float = 10.0, read_only: bool = False
+    ) -> None:
         self.path = str(path)
         self._remembering: set[str] | None = None  # scenes with a read-back memory
+        self.read_only = read_only
+        if read_only:
+            # a reader of a WAL database takes no lock the daemon's writes hold: it never waits
+            self.db = pw.SqliteDatabase(
+                f"{Path(self.path).resolve().as_uri()}?mode=ro",
+                uri=True,
+                pragmas={"foreign_keys": 1, "busy_timeout": int(busy_timeout * 1000)},
+                check_same_thread=False,
+            )
+            self._open_read_only()
+            return
         self.db = pw.SqliteDatabase(
             self.path,
             pragmas={
@@ -195,6 +262,16 @@ class Store:
         )
         self._open()
 
+    def _open_read_only(self) -> None:
+        """Open without creating or migrating anything; tables a newer part adds may be absent."""
+        try:
+            self.db.connect(reuse_if_open=True)
+            self._tables = set(self.db.get_tables())
+        except (pw.DatabaseError, sqlite3.DatabaseError) as exc:
+            raise _translate(self.path, exc) from None
+        if "job" not in self._tables:
+            raise StoreError(f"{self.path}: not a stashplex database (no job table)")
+
     def _open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -202,6 +279,7 @@ class Store:
                 fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
                 os.close(fd)
         _proxy.initialize(self.db)
+        self._tables = {model._meta.table_name for model in MODELS}
         try:
             with self.db.bind_ctx(MODELS):
                 self.db.connect(reuse_if_open=True)
@@ -334,6 +412,7 @@ class Store:
                 if not deleted:
                     Job.update(state=QUEUED).where(Job.id == job.id).execute()
                 DeadLetter.delete().where(DeadLetter.scene_id == job.scene_id).execute()
+            RefusedLetter.delete().where(RefusedLetter.scene_id == job.scene_id).execute()
 
     def reschedule(
         self,
@@ -367,13 +446,20 @@ class Store:
             ).where(Job.id == job.id).execute()
 
     def dead_letter(
-        self, job: Job, error: StashplexError, now: float | None = None, data_error: bool = False
+        self,
+        job: Job,
+        error: StashplexError,
+        now: float | None = None,
+        data_error: bool = False,
+        refused_by: str | None = None,
     ) -> DeadLetter | None:
         """Move the job to the dead-letter queue with its last error (one letter per scene).
 
         A `data_error` (the scene's own data is unusable) also marks this version of the
-        scene, so sweeps skip it until it changes in Stash. When a newer change of the
-        scene is already queued, that job stays and no letter is written.
+        scene, so sweeps skip it until it changes in Stash. `refused_by` names the server
+        whose refusal of the credentials caused the letter, so `server_answered` can queue
+        it again. When a newer change of the scene is already queued, that job stays and no
+        letter is written.
         """
         now = time.time() if now is None else now
         data = job.data
@@ -397,6 +483,9 @@ class Store:
                 attempts=job.attempts + 1,
                 failed_at=now,
             )
+            RefusedLetter.delete().where(RefusedLetter.scene_id == job.scene_id).execute()
+            if refused_by is not None:
+                RefusedLetter.create(scene_id=job.scene_id, server=refused_by)
             if data_error:
                 SceneState.insert(
                     scene_id=job.scene_id, failed_updated_at=scene.get("updated_at")
@@ -464,6 +553,24 @@ class Store:
         with self.reading():
             return list(DeadLetter.select().order_by(DeadLetter.failed_at, DeadLetter.id))
 
+    def dead_letter_message(self, scene_id: str) -> str | None:
+        with self.reading():
+            letter = DeadLetter.get_or_none(DeadLetter.scene_id == str(scene_id))
+        return letter.error_message if letter else None
+
+    def refused_letter_ids(self, server: str) -> list[int]:
+        """The dead letters written because `server` refused the credentials."""
+        if "refused_letter" not in self._tables:
+            return []
+        with self.reading():
+            return [
+                letter.id
+                for letter in DeadLetter.select(DeadLetter.id)
+                .join(RefusedLetter, on=RefusedLetter.scene_id == DeadLetter.scene_id)
+                .where(RefusedLetter.server == server)
+                .order_by(DeadLetter.id)
+            ]
+
     def retry_dead_letters(
         self,
         ids: Iterable[int] | None = None,
@@ -492,6 +599,7 @@ class Store:
                     updated_at=now,
                 ).on_conflict_ignore().execute()
                 letter.delete_instance()
+                RefusedLetter.delete().where(RefusedLetter.scene_id == letter.scene_id).execute()
                 SceneState.update(failed_updated_at=None).where(
                     SceneState.scene_id == letter.scene_id
                 ).execute()
@@ -504,7 +612,11 @@ class Store:
             query = DeadLetter.delete()
             if older_than is not None:
                 query = query.where(DeadLetter.failed_at < now - older_than)
-            return query.execute()
+            count = query.execute()
+            RefusedLetter.delete().where(
+                RefusedLetter.scene_id.not_in(DeadLetter.select(DeadLetter.scene_id))
+            ).execute()
+            return count
 
     # -- watermarks, settings, scene state -----------------------------------
 
@@ -650,3 +762,83 @@ class Store:
                 ).execute()
         if self._remembering is not None and memory:
             self._remembering.add(scene_id)
+
+    def oldest_queued(self) -> OldestJob | None:
+        with self.reading():
+            job = Job.select().where(Job.state == QUEUED).order_by(Job.created_at).first()
+        if job is None:
+            return None
+        return OldestJob(job.scene_id, job.created_at, job.attempts, job.last_error)
+
+    def watermarks(self) -> dict[str, str]:
+        with self.reading():
+            return {row.name: row.value for row in Watermark.select()}
+
+    # -- server health -------------------------------------------------------
+
+    def health(self, server: str) -> Health:
+        if "server_health" not in self._tables:
+            return Health(server)
+        with self.reading():
+            row = ServerHealth.get_or_none(ServerHealth.server == server)
+        if row is None:
+            return Health(server)
+        return Health(
+            server,
+            row.problem,
+            row.message,
+            row.since,
+            row.failures,
+            row.failed_polls,
+            row.paused_since,
+            row.last_ok,
+        )
+
+    def server_failed(
+        self, server: str, problem: str, message: str, now: float, poll: bool = False
+    ) -> Health:
+        """Count one failure; the trouble keeps the time it began while its kind stays."""
+        with self.transaction():
+            row = ServerHealth.get_or_none(ServerHealth.server == server)
+            fresh = row is None
+            if fresh:
+                row = ServerHealth(server=server, failures=0, failed_polls=0)
+            if row.problem != problem:
+                row.since = now
+                row.failures = 0
+                row.failed_polls = 0
+            row.problem, row.message, row.updated_at = problem, message, now
+            row.failures += 1
+            row.failed_polls += 1 if poll else 0
+            row.save(force_insert=fresh)
+        return self.health(server)
+
+    def set_server_paused(self, server: str, since: float | None, now: float) -> None:
+        with self.transaction():
+            updated = (
+                ServerHealth.update(paused_since=since, updated_at=now)
+                .where(ServerHealth.server == server)
+                .execute()
+            )
+            if not updated:
+                ServerHealth.create(server=server, paused_since=since, updated_at=now)
+
+    def server_answered(self, server: str, now: float) -> None:
+        """The server answered: its trouble is over and nothing waits for it any longer."""
+        with self.transaction():
+            updated = (
+                ServerHealth.update(
+                    problem=None,
+                    message=None,
+                    since=None,
+                    failures=0,
+                    failed_polls=0,
+                    paused_since=None,
+                    last_ok=now,
+                    updated_at=now,
+                )
+                .where(ServerHealth.server == server)
+                .execute()
+            )
+            if not updated:
+                ServerHealth.create(server=server, last_ok=now, updated_at=now)

@@ -1,9 +1,12 @@
-"""Draining the queue: match, read, diff and write, one batch of claimed jobs at a time.
+"""Draining the queue, one claimed batch at a time, in three steps.
 
-Every job ends its turn completed (written, or found in sync), rescheduled or
-dead-lettered, and always leaves the pending set. When Plex cannot be reached at all,
-jobs wait without spending a retry and Plex work pauses until `/identity` answers
-again; then batches grow from one job.
+- plan: what each job needs, reading only (match the file, read the items, diff);
+- apply: the requests (`PlexClient.write`, the cover from Stash, `PlexClient.upload_poster`),
+  then one read-back of what was written;
+- record: exactly one outcome per job (completed, rescheduled, waiting or dead-lettered).
+
+`preview` (`--dry-run`) runs the plan step alone. Which server may get work, and when work
+for it pauses and resumes, is decided by `gate.py`; what a failure costs a job, by `retry.py`.
 """
 
 from __future__ import annotations
@@ -12,20 +15,22 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.catalog import PlexCatalog
 from reconciler.config import Config
 from reconciler.diff import Edit, content_hash, diff
 from reconciler.errors import (
+    PLEX,
+    STASH,
     InvalidSceneData,
     PermanentError,
     PlexNotFound,
-    PlexUnreachable,
     StashplexError,
-    TransientError,
+    UnexpectedError,
 )
+from reconciler.gate import Gate
 from reconciler.matching import match
 from reconciler.models import PlexItem, Scene
 from reconciler.pathmap import PathMap
@@ -34,13 +39,10 @@ from reconciler.progress import ProgressFn, quiet
 from reconciler.readback import read_back, remember
 from reconciler.retry import Backoff, RetryRules
 from reconciler.status import LAST_WRITE
-from reconciler.store import Job, Store
+from reconciler.store import Job, SceneState, Store, StoreError
 
 log = logging.getLogger(__name__)
 
-OUTAGE_THRESHOLD = 5
-PAUSED_SINCE = "plex_paused_since"
-NEXT_PROBE_AT = "plex_next_probe_at"
 CLAIM_BATCH = 100
 
 ImageFetcher = Callable[[str], bytes]
@@ -63,14 +65,53 @@ class DrainResult:
         self.waiting += other.waiting
         self.paused = other.paused
 
+    @property
+    def outcomes(self) -> int:
+        return self.applied + self.in_sync + self.retried + self.dead + self.waiting
+
 
 @dataclass
-class _Planned:
-    job: Job
+class Planned:
+    """One scene's way through the steps; `error` set means its outcome is a failure."""
+
     scene: Scene
+    job: Job | None = None
     item: PlexItem | None = None
+    state: SceneState | None = None
     edit: Edit | None = None
+    error: StashplexError | None = None
     poster_hash: str | None = None
+
+    @property
+    def rating_key(self) -> int | None:
+        return self.item.rating_key if self.item is not None else None
+
+
+@dataclass
+class _Outcome:
+    """What becomes of one job: done (`values` to remember), or failed, or waiting."""
+
+    entry: Planned
+    values: dict[str, Any] | None = None
+    changed: bool = False
+    error: StashplexError | None = None
+    wait: bool = False
+
+
+@dataclass
+class _Batch:
+    outcomes: dict[int, _Outcome] = field(default_factory=dict)
+
+    def decide(self, outcome: _Outcome) -> None:
+        """A job's first outcome is its only one."""
+        assert outcome.entry.job is not None
+        self.outcomes.setdefault(outcome.entry.job.id, outcome)
+
+    def fail(self, entry: Planned, error: StashplexError, wait: bool = False) -> None:
+        self.decide(_Outcome(entry, error=error, wait=wait))
+
+    def undecided(self, entries: list[Planned]) -> list[Planned]:
+        return [entry for entry in entries if entry.job.id not in self.outcomes]
 
 
 def _about(job: Job, error: StashplexError) -> str:
@@ -90,6 +131,7 @@ class Worker:
         fetch_image: ImageFetcher,
         rules: RetryRules | None = None,
         clock: Callable[[], float] = time.time,
+        stash_probe: Callable[[], object] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -99,46 +141,61 @@ class Worker:
         self.rules = rules or RetryRules(config.retry)
         self.path_map = PathMap((m.stash, m.plex) for m in config.path_map)
         self.clock = clock
-        self.connection_failures = 0
-        self._probe_backoff = Backoff(0, config.retry.transient.base, config.retry.transient.cap)
-        self._probes = 0
+        self.stash_probe = stash_probe
+        probe_backoff = Backoff(0, config.retry.transient.base, config.retry.transient.cap)
+        self.gates = {
+            PLEX: Gate(PLEX, "Plex", store, self._probe_plex, probe_backoff, clock),
+            STASH: Gate(STASH, "Stash", store, self._probe_stash, probe_backoff, clock),
+        }
         self.batch_size = CLAIM_BATCH
 
-    # -- outage handling -----------------------------------------------------
+    # -- the servers ---------------------------------------------------------
 
     @property
     def paused(self) -> bool:
-        return self.store.setting(PAUSED_SINCE) is not None
+        return any(gate.paused for gate in self._needed_gates())
 
-    def _pause(self) -> None:
-        now = self.clock()
-        log.warning(
-            "Plex at %s is unreachable (%d connection failures in a row); "
-            "pausing Plex work until /identity answers",
-            self.config.plex.url,
-            self.connection_failures,
-        )
-        self._probes = 0
-        self.store.set_setting(PAUSED_SINCE, repr(now))
-        self.store.set_setting(NEXT_PROBE_AT, repr(now + self._probe_backoff.ceiling(0)))
+    def _needed_gates(self) -> list[Gate]:
+        """Every job needs Plex; Stash only for covers."""
+        needed = [self.gates[PLEX]]
+        if "poster" in self.config.sync.fields:
+            needed.append(self.gates[STASH])
+        return needed
 
-    def _probe(self) -> bool:
-        """While paused: ask `/identity` when the backoff allows; resume when it answers."""
-        now = self.clock()
-        due = float(self.store.setting(NEXT_PROBE_AT) or 0)
-        if now < due:
+    def _probe_plex(self, refused: bool) -> bool:
+        if not refused:
+            return self.plex.identity()  # needs no token: only whether Plex answers
+        try:
+            self.plex.sections(refresh=True)
+        except StashplexError:
             return False
-        if self.plex.identity():
-            log.info("Plex answers again; resuming Plex work, gently at first")
-            self.batch_size = 1
-            self.store.set_setting(PAUSED_SINCE, None)
-            self.store.set_setting(NEXT_PROBE_AT, None)
-            self.connection_failures = 0
+        return True
+
+    def _probe_stash(self, refused: bool) -> bool:
+        if self.stash_probe is None:
             return True
-        self._probes += 1
-        delay = self._probe_backoff.ceiling(self._probes)
-        self.store.set_setting(NEXT_PROBE_AT, repr(now + delay))
-        return False
+        try:
+            self.stash_probe()  # a cheap query (Stash's version) that needs the key
+        except StashplexError:
+            return False
+        return True
+
+    def _admitted(self) -> bool:
+        """True when every server the jobs need may get work; probes the paused ones."""
+        admitted = True
+        for gate in self._needed_gates():
+            if not gate.paused:
+                continue
+            if gate.admits():
+                self.batch_size = 1  # after a pause, batches grow 1, 2, 4...
+            else:
+                admitted = False
+        return admitted
+
+    def _met(self, error: StashplexError) -> None:
+        gate = self.gates.get(error.server or "")
+        if gate is not None:
+            gate.met(error)
 
     # -- draining ------------------------------------------------------------
 
@@ -148,14 +205,17 @@ class Worker:
         progress: ProgressFn = quiet,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> DrainResult:
-        """Work through the jobs due when it starts, each once; stop early if Plex goes away."""
+        """Work through the jobs due when it starts, each once; stop early if a server the
+        jobs need goes away or refuses the credentials."""
         total = DrainResult()
         batches = 0
         started = self.clock()
+        for gate in self.gates.values():
+            gate.reload()
         due = self.store.due_count(started)
         done = 0
         while (max_batches is None or batches < max_batches) and not should_stop():
-            if self.paused and not self._probe():
+            if not self._admitted():
                 total.paused = True
                 break
             jobs = self.store.claim(self.batch_size, started)
@@ -165,7 +225,6 @@ class Worker:
             result = self.process(jobs)
             total.add(result)
             if not result.paused:
-                # after an outage, batches grow 1, 2, 4... so a waking Plex is not flooded
                 self.batch_size = min(self.batch_size * 2, CLAIM_BATCH)
             done += len(jobs)
             progress("drain", done, max(due, done))
@@ -175,222 +234,212 @@ class Worker:
             self.store.set_setting(LAST_WRITE, repr(self.clock()))
         return total
 
-    def preview(self, scenes: list[Scene]) -> list[tuple[Scene, int | None, Edit | StashplexError]]:
-        """What the worker would do for each scene, reading only: (scene, ratingKey, outcome)."""
+    def preview(self, scenes: list[Scene]) -> list[Planned]:
+        """The plan step alone, for `--dry-run`: each scene's item and edit, or its error."""
         self.catalog.refresh(max_age=float("inf"))
-        states = self.store.scene_states(scene.id for scene in scenes)
-        outcome: list[tuple[Scene, int | None, Edit | StashplexError]] = []
-        matched: list[tuple[Scene, int]] = []
-        for scene in scenes:
+        entries = [Planned(scene) for scene in scenes]
+        for start in range(0, len(entries), CLAIM_BATCH):
+            chunk = entries[start : start + CLAIM_BATCH]
             try:
-                rating_key, _ = match(
-                    scene, self.catalog.index, self.path_map, self.config.sync.strict_matching
-                )
-                matched.append((scene, rating_key))
+                self._plan(chunk, rescan=False)
             except StashplexError as exc:
-                outcome.append((scene, None, exc))
-        for start in range(0, len(matched), CLAIM_BATCH):
-            chunk = matched[start : start + CLAIM_BATCH]
-            items = self.plex.fetch_items([rating_key for _, rating_key in chunk])
-            for scene, rating_key in chunk:
-                item = items.get(rating_key)
-                if item is None:
-                    outcome.append((scene, rating_key, PlexNotFound(f"{scene.label}: item gone")))
-                    continue
-                state = states.get(scene.id)
-                poster = state.poster_source if state and state.rating_key == rating_key else None
-                try:
-                    edit = diff(
-                        scene, item, self.config.sync, poster, self.store.read_back(scene.id)
-                    )
-                except StashplexError as exc:
-                    outcome.append((scene, rating_key, exc))
-                    continue
-                outcome.append((scene, rating_key, edit))
-        return outcome
+                for entry in chunk:
+                    entry.error = entry.error or exc
+        return entries
 
     def process(self, jobs: list[Job]) -> DrainResult:
-        """One claimed batch: every job leaves the pending set whatever happens."""
-        result = DrainResult()
-        finished: list[tuple[_Planned, dict[str, Any], bool]] = []
+        """One claimed batch: every job gets exactly one outcome and leaves the pending set."""
+        batch = _Batch()
+        entries: list[Planned] = []
         try:
-            self._process(jobs, result, finished)
-        except StashplexError:
-            raise
+            entries = self._entries(jobs, batch)
+            try:
+                self._plan(entries, rescan=True)
+            except StoreError:
+                raise
+            except StashplexError as exc:
+                self._met(exc)
+                self._fail_undecided(entries, exc, batch)
+            for entry in entries:
+                if entry.error is not None:
+                    batch.fail(entry, entry.error)
+            self._apply(batch.undecided(entries), batch)
+        except StoreError:
+            raise  # the database itself failed: no outcome can be recorded now
         except Exception as exc:
-            # a fault of stashplex itself must not park the batch at the head of the queue
+            # a fault of stashplex itself: the jobs not yet decided are retried with backoff
             log.exception("unexpected failure while processing a batch of %d jobs", len(jobs))
-            done = {entry.job.id for entry, _, _ in finished}
-            error = TransientError(f"unexpected {type(exc).__name__}: {exc}")
+            for entry in batch.undecided(entries):
+                if entry.error is not None:
+                    batch.fail(entry, entry.error)
+            error = UnexpectedError.of(exc)
             for job in jobs:
-                if job.id not in done:
-                    self._fail(job, error, result)
+                if job.id not in batch.outcomes:
+                    batch.fail(Planned(Scene(id=job.scene_id), job=job), error)
         finally:
             try:
-                self._record(finished, result)
+                result = self._record(batch)
             finally:
                 self.store.unmark_scene_pending(*(job.scene_id for job in jobs))
         return result
 
-    def _process(self, jobs: list[Job], result: DrainResult, finished: list) -> None:
-        planned: list[_Planned] = []
+    @staticmethod
+    def _fail_undecided(entries: list[Planned], error: StashplexError, batch: _Batch) -> None:
+        """A failure of the whole batch: a refusal is the first job's outcome (the others
+        wait for the server); any other error is every job's."""
+        first = True
+        for entry in entries:
+            if entry.error is not None:
+                continue
+            if error.refused and not first:
+                batch.fail(entry, error, wait=True)
+            else:
+                entry.error = error
+            first = False
+
+    # -- plan ----------------------------------------------------------------
+
+    def _entries(self, jobs: list[Job], batch: _Batch) -> list[Planned]:
+        entries = []
         for job in jobs:
             try:
                 scene = Scene.from_dict(job.data["scene"])
             except (KeyError, TypeError, ValueError) as exc:
-                self._fail(
-                    job,
+                batch.fail(
+                    Planned(Scene(id=job.scene_id), job=job),
                     PermanentError(f"job for scene {job.scene_id}: bad payload ({exc})"),
-                    result,
                 )
                 continue
-            planned.append(_Planned(job, scene))
-        if not planned:
+            entries.append(Planned(scene, job=job))
+        return entries
+
+    def _plan(self, entries: list[Planned], rescan: bool) -> None:
+        """Match, read and diff, reading only. A failure of one scene is set on its entry; a
+        failure of the whole batch (the index or the items unreadable) is raised."""
+        if not entries:
             return
-        try:
-            if not self.catalog.built:
-                self.catalog.build()
-            matched, failed = self._match(planned)
-            if any(isinstance(error, PlexNotFound) for _, error in failed):
-                # Plex may have scanned the file since the index was read: ask for what changed
-                self.catalog.refresh(max_age=self.config.schedule.process_interval)
-                found, failed = self._match([entry for entry, _ in failed])
-                matched.extend(found)
-        except StashplexError as exc:
-            self._fail_all(planned, exc, result)
-            return
-        for entry, error in failed:
-            self._fail(entry.job, error, result)
+        if not self.catalog.built:
+            self.catalog.build()
+        self._match(entries)
+        missing = [entry for entry in entries if isinstance(entry.error, PlexNotFound)]
+        if missing and rescan:
+            # Plex may have scanned the file since the index was read: ask for what changed
+            self.catalog.refresh(max_age=self.config.schedule.process_interval)
+            for entry in missing:
+                entry.error = None
+            self._match(missing)
+        matched = [entry for entry in entries if entry.error is None]
         if not matched:
             return
-        try:
-            items = self.plex.fetch_items([entry.item.rating_key for entry in matched])
-        except StashplexError as exc:
-            self._fail_all(matched, exc, result)
-            return
-        self.connection_failures = 0
-        states = self.store.scene_states(entry.job.scene_id for entry in matched)
-        written: list[_Planned] = []
-        for index, entry in enumerate(matched):
-            item = items.get(entry.item.rating_key)
+        items = self.plex.fetch_items([entry.rating_key for entry in matched])
+        self.gates[PLEX].answered()
+        states = self.store.scene_states(entry.scene.id for entry in matched)
+        for entry in matched:
+            item = items.get(entry.rating_key)
             if item is None:
-                self.catalog.forget(entry.item.rating_key)
-                self._fail(
-                    entry.job,
-                    PlexNotFound(
-                        f"{entry.scene.label}: Plex item {entry.item.rating_key} is gone "
-                        "(file moved or removed?)"
-                    ),
-                    result,
+                self.catalog.forget(entry.rating_key)
+                entry.error = PlexNotFound(
+                    f"{entry.scene.label}: Plex item {entry.rating_key} is gone "
+                    "(file moved or removed?)"
                 )
                 continue
             entry.item = item
-            state = states.get(entry.job.scene_id)
+            state = states.get(entry.scene.id)
+            # what was uploaded is known per item: a moved file's new item needs the poster again
+            entry.state = state if state and state.rating_key == item.rating_key else None
             try:
-                changed = self._apply(entry, state, result)
-            except PlexUnreachable as exc:
-                self._fail_all(matched[index:], exc, result)
-                break
-            except StashplexError as exc:
-                self._fail(entry.job, exc, result)
-                continue
-            except Exception as exc:
-                log.exception("unexpected failure on %s", entry.scene.label)
-                self._fail(
-                    entry.job,
-                    PermanentError(f"{entry.scene.label}: unexpected {type(exc).__name__}: {exc}"),
-                    result,
+                entry.edit = diff(
+                    entry.scene,
+                    item,
+                    self.config.sync,
+                    entry.state.poster_source if entry.state else None,
+                    self.store.read_back(entry.scene.id),
                 )
-                continue
-            if changed:
-                written.append(entry)
-            else:
-                self._done(entry, entry.item, finished, changed=False)
-        if written:
-            self._finish_written(written, finished)
+            except StashplexError as exc:
+                entry.error = exc
 
-    def _match(
-        self, entries: list[_Planned]
-    ) -> tuple[list[_Planned], list[tuple[_Planned, StashplexError]]]:
-        """Each entry's Plex item from the index, or the error saying why there is none."""
-        matched: list[_Planned] = []
-        failed: list[tuple[_Planned, StashplexError]] = []
+    def _match(self, entries: list[Planned]) -> None:
         for entry in entries:
             try:
                 rating_key, _ = match(
                     entry.scene, self.catalog.index, self.path_map, self.config.sync.strict_matching
                 )
             except StashplexError as exc:
-                failed.append((entry, exc))
+                entry.error = exc
                 continue
             entry.item = PlexItem(rating_key=rating_key, section_id=0)
-            matched.append(entry)
-        return matched, failed
 
-    def _apply(self, entry: _Planned, state, result: DrainResult) -> bool:
+    # -- apply ---------------------------------------------------------------
+
+    def _apply(self, entries: list[Planned], batch: _Batch) -> None:
+        """The requests. A server that goes away or refuses the credentials stops the batch:
+        the job in hand takes the error, the jobs after it wait for the server."""
+        written: list[Planned] = []
+        for index, entry in enumerate(entries):
+            try:
+                changed = self._send(entry)
+            except StashplexError as exc:
+                self._met(exc)
+                batch.fail(entry, exc)
+                if exc.waits or exc.refused:
+                    for later in entries[index + 1 :]:
+                        batch.fail(later, exc, wait=True)
+                    break
+                continue
+            except Exception as exc:
+                log.exception("unexpected failure on %s", entry.scene.label)
+                batch.fail(entry, UnexpectedError.of(exc))
+                continue
+            if changed:
+                written.append(entry)
+            else:
+                batch.decide(self._done(entry, entry.item, changed=False))
+        if written:
+            self._read_back(written, batch)
+
+    def _send(self, entry: Planned) -> bool:
         """Write what differs; True when something was sent to Plex."""
-        # what was uploaded is known per item: a moved file's new item needs the poster again
-        same_item = state is not None and state.rating_key == entry.item.rating_key
-        edit = diff(
-            entry.scene,
-            entry.item,
-            self.config.sync,
-            state.poster_source if same_item else None,
-            self.store.read_back(entry.job.scene_id),
-        )
-        entry.edit = edit
+        edit, state = entry.edit, entry.state
         wrote = False
         if edit.poster is not None:
             image = self.fetch_image(edit.poster)
+            self.gates[STASH].answered()
             entry.poster_hash = hashlib.sha1(image).hexdigest()
-            if not same_item or state.poster_hash != entry.poster_hash:
+            if state is None or state.poster_hash != entry.poster_hash:
                 # only an item stashplex uploaded to before can hold these bytes already
                 shown = self.plex.upload_poster(
                     entry.item.rating_key,
                     image,
                     entry.scene.label,
-                    may_hold=same_item and state.poster_hash is not None,
+                    may_hold=state is not None and state.poster_hash is not None,
                 )
                 wrote = True
                 if shown is not None and "thumb" not in entry.item.locked:
                     edit.lock_poster = True
         if edit.changes or edit.lock_poster:
+            # the poster's lock rides on the same request as the other fields
             edit.shortened = self.plex.write(entry.item, edit, entry.scene.label).shortened
             wrote = True
         return wrote
 
-    def _finish_written(self, written: list[_Planned], finished: list) -> None:
+    def _read_back(self, written: list[Planned], batch: _Batch) -> None:
         """Re-read written items in one batch: our own writes must not look like outside edits."""
         try:
-            fresh = self.plex.fetch_items([entry.item.rating_key for entry in written])
+            fresh = self.plex.fetch_items([entry.rating_key for entry in written])
         except StashplexError:
             fresh = {}
         for entry in written:
-            self._done(entry, fresh.get(entry.item.rating_key), finished, changed=True)
+            batch.decide(self._done(entry, fresh.get(entry.rating_key), changed=True))
 
-    def _done(self, entry: _Planned, after: PlexItem | None, finished: list, changed: bool) -> None:
+    def _done(self, entry: Planned, after: PlexItem | None, changed: bool) -> _Outcome:
         """A job done; `after` is the item as Plex has it now (None if unreadable)."""
         if after is not None:
             self.catalog.note(after)
             if changed and entry.edit is not None:
-                # where Plex shows a written field otherwise than sent: remember, say so once
-                found = read_back(entry.edit, after)
-                known = self.store.read_back(entry.job.scene_id) if found else {}
-                memory, forget, news = remember(found, known)
-                for found in news:
-                    log.info(
-                        "%s: Plex shows %s as %r after stashplex sent %r; taken as in sync "
-                        "until Stash changes it",
-                        entry.scene.label,
-                        found.field,
-                        found.shown,
-                        found.sent,
-                    )
-                if memory or forget:
-                    self.store.remember_read_back(entry.job.scene_id, memory, forget)
+                self._remember_read_back(entry, after)
         values = {
             "stash_updated_at": entry.scene.updated_at,
-            "rating_key": entry.item.rating_key,
+            "rating_key": entry.rating_key,
             "plex_updated_at": after.updated_at if after else None,
             "plex_fingerprint": fingerprint(after) if after else None,
             "content_hash": content_hash(entry.scene, self.config.sync),
@@ -400,15 +449,37 @@ class Worker:
         if entry.poster_hash is not None:
             values["poster_source"] = entry.scene.screenshot
             values["poster_hash"] = entry.poster_hash
-        finished.append((entry, values, changed))
+        return _Outcome(entry, values=values, changed=changed)
 
-    def _record(self, finished: list[tuple[_Planned, dict[str, Any], bool]], result) -> None:
-        """Commit a batch's finished jobs at once: one transaction, not three per job."""
-        if not finished:
-            return
-        self.store.complete((entry.job, values) for entry, values, _ in finished)
-        for entry, _, changed in finished:
-            if not changed:
+    def _remember_read_back(self, entry: Planned, after: PlexItem) -> None:
+        """Where Plex shows a written field otherwise than sent: remember it, say so once."""
+        found = read_back(entry.edit, after)
+        known = self.store.read_back(entry.scene.id) if found else {}
+        memory, forget, news = remember(found, known)
+        for shown in news:
+            log.info(
+                "%s: Plex shows %s as %r after stashplex sent %r; taken as in sync "
+                "until Stash changes it",
+                entry.scene.label,
+                shown.field,
+                shown.shown,
+                shown.sent,
+            )
+        if memory or forget:
+            self.store.remember_read_back(entry.scene.id, memory, forget)
+
+    # -- record --------------------------------------------------------------
+
+    def _record(self, batch: _Batch) -> DrainResult:
+        """Each job's one outcome: the completed ones in one transaction, then the failures."""
+        result = DrainResult()
+        outcomes = list(batch.outcomes.values())
+        done = [outcome for outcome in outcomes if outcome.values is not None]
+        if done:
+            self.store.complete((outcome.entry.job, outcome.values) for outcome in done)
+        for outcome in done:
+            entry = outcome.entry
+            if not outcome.changed:
                 result.in_sync += 1
                 continue
             result.applied += 1
@@ -416,47 +487,49 @@ class Worker:
                 "scene %s %r written to Plex item %s: %s",
                 entry.scene.id,
                 entry.scene.title or "",
-                entry.item.rating_key,
+                entry.rating_key,
                 ", ".join(entry.edit.fields if entry.edit is not None else []),
             )
+        for outcome in outcomes:
+            if outcome.error is not None:
+                self._fail(outcome, result)
+        result.paused = self.paused
+        return result
 
-    # -- failures ------------------------------------------------------------
-
-    def _fail_all(
-        self, entries: list[_Planned], error: StashplexError, result: DrainResult
-    ) -> None:
-        if isinstance(error, PlexUnreachable):
-            self.connection_failures += 1
-            for entry in entries:
-                # an outage spends nothing: the job keeps its retry class and count
-                self.store.reschedule(
-                    entry.job,
-                    self.rules.decide(error, entry.job.retries).delay,
-                    error,
-                    entry.job.retries,
-                    self.clock(),
-                    retry_class=entry.job.retry_class or error.error_class,
-                )
-                result.waiting += 1
-            if self.connection_failures >= OUTAGE_THRESHOLD and not self.paused:
-                self._pause()
-                result.paused = True
-            return
-        for entry in entries:
-            self._fail(entry.job, error, result)
-
-    def _fail(self, job: Job, error: StashplexError, result: DrainResult) -> None:
-        if isinstance(error, PlexUnreachable):
-            self._fail_all([_Planned(job, Scene(id=job.scene_id))], error, result)
+    def _fail(self, outcome: _Outcome, result: DrainResult) -> None:
+        job, error = outcome.entry.job, outcome.error
+        if outcome.wait or error.waits:
+            # waiting for a server spends nothing: the job keeps its retry class and count
+            self.store.reschedule(
+                job,
+                self.rules.decide(error, job.retries).delay,
+                error,
+                job.retries,
+                self.clock(),
+                retry_class=job.retry_class or error.error_class,
+            )
+            result.waiting += 1
             return
         spent = job.retries if job.retry_class == error.error_class else 0
         decision = self.rules.decide(error, spent)
         if decision.dead_letter:
+            earlier = self.store.dead_letter_message(job.scene_id)
             self.store.dead_letter(
-                job, error, self.clock(), data_error=isinstance(error, InvalidSceneData)
+                job,
+                error,
+                self.clock(),
+                data_error=isinstance(error, InvalidSceneData),
+                refused_by=error.server if error.refused else None,
             )
             result.dead += 1
-            log.error("dead-lettered after %d attempt(s): %s", job.attempts + 1, _about(job, error))
+            # a scene that fails the same way again (each full pass queues it) is told once
+            level = logging.INFO if earlier == str(error) else logging.ERROR
+            log.log(
+                level,
+                "dead-lettered after %d attempt(s): %s",
+                job.attempts + 1,
+                _about(job, error),
+            )
             return
         self.store.reschedule(job, decision.delay, error, spent + 1, self.clock())
         result.retried += 1

@@ -326,7 +326,7 @@ def test_the_scene_leaves_the_pending_set_whatever_the_outcome(
         "transient": (0, 1, 0),
         "not_found": (0, 1, 0),
         "permanent": (0, 0, 1),
-        "exception": (0, 0, 1),
+        "exception": (0, 1, 0),  # a fault of stashplex: retried with backoff like a hiccup
     }[outcome]
     assert (result.applied, result.retried, result.dead) == expected
     if outcome in ("applied", "exception"):

@@ -17,7 +17,10 @@ advancing the watermark.
 
 The restart is what systemd does after a crash: `stashplex run` again (in some trials a
 `--reconcile-all` first). It must bring Plex in line by itself, then stop cleanly on SIGTERM and
-leave an empty queue. A closing test checks that the kills really landed at each point named.
+leave an empty queue. As systemd does with `Type=notify`, the SIGTERM waits for the daemon's
+READY=1 (a signal that comes before the interpreter has even reached `main()` cannot be
+handled by any code of stashplex's). A closing test checks that the kills really landed at each
+point named.
 To replay a failure, run that trial by its id (`...::test_sigkill_anywhere_then_restart_loses_
 nothing[seed_7]`, or `-k seed_7`); the message gives the plan, where each kill landed and the
 tail of stashplex's logs (timing can differ by a few milliseconds between runs).
@@ -28,10 +31,14 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import textwrap
 import threading
 import time
 from collections import Counter
@@ -272,11 +279,13 @@ class Trial:
 
     # -- running and killing stashplex --------------------------------------------------------
 
-    def spawn(self, command: str, tag: str) -> subprocess.Popen:
+    def spawn(self, command: str, tag: str, **extra_env: str) -> subprocess.Popen:
         args = ["run"] if command == "run" else ["--reconcile-all"]
         log = self.tmp / f"{len(self.logs):02d}-{tag}.log"
         self.logs.append(log)
         env = {k: v for k, v in os.environ.items() if not k.startswith("STASHPLEX_")}
+        env.pop("NOTIFY_SOCKET", None)
+        env.update(extra_env)
         with open(log, "w") as handle:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "reconciler", "--config", self.config, *args],
@@ -453,12 +462,12 @@ class Trial:
             proc = self.spawn("--reconcile-all", "restart-reconcile-all")
             code = proc.wait(timeout=60)
             assert code == 0, self.report(f"--reconcile-all after the kills exited {code}")
-        daemon = self.spawn("run", "restart-daemon")
+        notify = NotifySocket()
+        daemon = self.spawn("run", "restart-daemon", NOTIFY_SOCKET=notify.path)
         self.notes.append(f"{time.monotonic() - self.started:5.2f}s restart: stashplex run")
-        log = self.logs[-1]
         try:
-            # a SIGTERM before the daemon installed its handlers would kill it outright
-            self.wait(lambda: "daemon started" in log.read_text(), daemon, timeout=SETTLE_TIMEOUT)
+            ready = notify.wait_ready(daemon, SETTLE_TIMEOUT)
+            assert ready, self.report("the restarted daemon never sent READY=1")
             # settled: Plex says what Stash says and the queue is empty, for several polls running
             deadline = time.monotonic() + SETTLE_TIMEOUT
             since = None
@@ -478,6 +487,7 @@ class Trial:
             if daemon.poll() is None:
                 daemon.send_signal(signal.SIGTERM)
             code = daemon.wait(timeout=20)
+            notify.close()
         assert code == 0, self.report(f"the restarted daemon exited {code} on SIGTERM")
         self.notes.append(f"{time.monotonic() - self.started:5.2f}s restarted daemon stopped")
 
@@ -502,6 +512,31 @@ class Trial:
                 proc.wait(timeout=10)
         self.stash.stop()
         self.plex.stop()
+
+
+class NotifySocket:
+    """systemd's end of the notify protocol, for the restarted daemon."""
+
+    def __init__(self) -> None:
+        self.folder = tempfile.mkdtemp(prefix="sp-notify-")  # socket paths must be short
+        self.path = os.path.join(self.folder, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.05)
+
+    def wait_ready(self, proc: subprocess.Popen, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if self.sock.recv(4096) == b"READY=1":
+                    return True
+            except TimeoutError:
+                continue
+        return False
+
+    def close(self) -> None:
+        self.sock.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _stamp(payload: str) -> str:
@@ -545,3 +580,33 @@ def test_the_kills_hit_every_phase():
     for point in ("mid-sweep", "mid-poll", "queued, watermark not advanced", "mid-write",
                   "mid-drain"):
         assert hits[point] >= 1, f"no kill landed {point}: {dict(hits)}"
+
+
+SIGTERM_DURING_START = textwrap.dedent("""
+    import os, signal, sys
+    from reconciler import cli
+
+    load = cli.load_config
+
+    def load_then_sigterm(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # systemd stops the unit while it starts
+        return load(*args, **kwargs)
+
+    cli.load_config = load_then_sigterm
+    sys.exit(cli.main(["--config", sys.argv[1], "run"]))
+""")
+
+
+@pytest.mark.integration
+def test_sigterm_while_the_daemon_starts_stops_it_cleanly(tmp_path):
+    trial = Trial(0, tmp_path)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", SIGTERM_DURING_START, trial.config],
+            capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        trial.close()
+    assert result.returncode == 0, result.stderr
+    assert "stashplex daemon stopped" in result.stderr
+    assert trial.plex.received["write"] == 0  # it stopped before any work
