@@ -369,6 +369,7 @@ def test_a_dry_run_does_not_offer_to_rewrite_a_shortened_value(pair):
     pair.clock.tick()
     pair.stash.update_scene(scene_id, title="Retitled")
 
-    ((scene, rating_key, edit),) = app.worker.preview(app.stash.scenes_by_ids([scene_id]))
+    (planned,) = app.worker.preview(app.stash.scenes_by_ids([scene_id]))
 
-    assert rating_key == key and [change.field for change in edit.changes] == ["title"]
+    assert planned.rating_key == key
+    assert [change.field for change in planned.edit.changes] == ["title"]
