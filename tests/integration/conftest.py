@@ -238,6 +238,21 @@ def make_config(plex_url: str, database: Path, **overrides) -> Config:
 
 
 @pytest.fixture
+def world(tmp_path) -> Iterator:
+    """Both emulators serving the sample's credentials, with a `World` over them (the commands'
+    tests run stashplex against it as a process)."""
+    from tests.integration import test_reconcile as sample
+
+    stash = StashEmulator(api_key=sample.STASH_KEY).start()
+    plex = PlexEmulator(token=sample.PLEX_TOKEN).start()
+    built = sample.World(tmp_path, stash, plex)
+    built.app.close()
+    yield built
+    stash.stop()
+    plex.stop()
+
+
+@pytest.fixture
 def clock() -> Clock:
     return Clock(time.time() + 1)  # jobs queued just now are due
 

@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.emulators.plex import PlexEmulator
-from reconciler.emulators.stash import StashEmulator
 from reconciler.errors import PlexNotFound
 from reconciler.store import Store
 from tests.integration.test_reconcile import PLEX_TOKEN, STASH_KEY, World
@@ -47,16 +45,6 @@ def wait_for(condition, timeout: float = 20.0, what: str = "condition") -> None:
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
 
-
-@pytest.fixture
-def world(tmp_path):
-    stash = StashEmulator(api_key=STASH_KEY).start()
-    plex = PlexEmulator(token=PLEX_TOKEN).start()
-    built = World(tmp_path, stash, plex)
-    built.app.close()
-    yield built
-    stash.stop()
-    plex.stop()
 
 
 def write_config(world: World, tmp_path: Path, **changes) -> str:

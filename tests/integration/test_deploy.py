@@ -18,8 +18,6 @@ from pathlib import Path
 import pytest
 
 from reconciler.configtext import example_text
-from reconciler.emulators.plex import PlexEmulator
-from reconciler.emulators.stash import StashEmulator
 from tests.integration.test_reconcile import PLEX_TOKEN, STASH_KEY, World
 
 pytestmark = pytest.mark.integration
@@ -84,16 +82,6 @@ def test_the_example_config_ships_inside_the_package_as_the_top_level_copy():
     setup.read(ROOT / "setup.cfg")
     assert "data/stashplex.yaml.example" in setup["options.package_data"]["reconciler"]
 
-
-@pytest.fixture
-def world(tmp_path):
-    stash = StashEmulator(api_key=STASH_KEY).start()
-    plex = PlexEmulator(token=PLEX_TOKEN).start()
-    built = World(tmp_path, stash, plex)
-    built.app.close()
-    yield built
-    stash.stop()
-    plex.stop()
 
 
 def container_env(volume: Path, world: World, **changes: str) -> dict[str, str]:

@@ -11,23 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.emulators.plex import PlexEmulator
-from reconciler.emulators.stash import StashEmulator
 from tests.integration.test_cli import spawn, stashplex, wait_for, write_config
-from tests.integration.test_reconcile import PLEX_TOKEN, STASH_KEY, World
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def world(tmp_path):
-    stash = StashEmulator(api_key=STASH_KEY).start()
-    plex = PlexEmulator(token=PLEX_TOKEN).start()
-    built = World(tmp_path, stash, plex)
-    built.app.close()
-    yield built
-    stash.stop()
-    plex.stop()
 
 
 def free_port() -> int:
