@@ -24,7 +24,7 @@ from reconciler.pathmap import PathMap
 from reconciler.plex import fingerprint
 from reconciler.progress import ProgressFn, quiet
 from reconciler.stash import PAGE_SIZE, StashClient
-from reconciler.store import SceneState, Store
+from reconciler.store import Store, SyncState
 from reconciler.watermark import band_below, newest, poll_from, shifted, west_shift
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class Engine:
 
     # -- deciding --------------------------------------------------------------
 
-    def _needs_sync(self, scene: Scene, state: SceneState | None) -> bool:
+    def _needs_sync(self, scene: Scene, state: SyncState | None) -> bool:
         """False when neither side changed since the last successful sync of this scene."""
         if state is None:
             return True
@@ -113,7 +113,7 @@ class Engine:
         plex_path = self.path_map.to_plex(scene.path)
         return bool(self.catalog.index.lookup(plex_path)) or self.catalog.holds(plex_path)
 
-    def _dead_already(self, scene: Scene, state: SceneState | None) -> bool:
+    def _dead_already(self, scene: Scene, state: SyncState | None) -> bool:
         """This very version of the scene was dead-lettered: wait for a change or `dlq retry`."""
         return (
             state is not None

@@ -18,7 +18,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +184,70 @@ MODELS = [
     RefusedLetter,
 ]
 CARRIED = {"tags": "tag_ids", "performers": "performer_ids", "studios": "studio_id"}
+
+
+def _record(cls: type, row: pw.Model) -> Any:
+    """A row as a plain frozen dataclass: the models stay inside this module."""
+    return cls(**{f.name: row.__data__.get(f.name) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """A job as the queue hands it out; give it back to `complete`, `reschedule` or
+    `dead_letter` (its `version` tells whether a newer change replaced it meanwhile)."""
+
+    id: int
+    scene_id: str
+    payload: str
+    state: str
+    version: int
+    attempts: int
+    retries: int
+    retry_class: str | None
+    next_attempt_at: float
+    last_error: str | None
+    last_error_class: str | None
+    created_at: float
+    updated_at: float
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return json.loads(self.payload)
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """What stashplex last wrote for a scene (see `SceneState`)."""
+
+    scene_id: str
+    stash_updated_at: str | None
+    rating_key: int | None
+    plex_updated_at: int | None
+    plex_fingerprint: str | None
+    content_hash: str | None
+    poster_source: str | None
+    poster_hash: str | None
+    synced_at: float | None
+    failed_updated_at: str | None
+
+
+@dataclass(frozen=True)
+class Letter:
+    """One dead letter."""
+
+    id: int
+    scene_id: str
+    title: str | None
+    file: str | None
+    payload: str
+    error_class: str
+    error_message: str
+    attempts: int
+    failed_at: float
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return json.loads(self.payload)
 
 
 @dataclass(frozen=True)
@@ -374,7 +438,7 @@ class Store:
                 )
         return len(rows)
 
-    def claim(self, limit: int = 100, now: float | None = None) -> list[Job]:
+    def claim(self, limit: int = 100, now: float | None = None) -> list[QueuedJob]:
         """Atomically take up to `limit` due jobs; they stay claimed (pending) until the worker
         completes, reschedules or dead-letters them, or `unmark_scene_pending` lets them go."""
         now = time.time() if now is None else now
@@ -391,9 +455,9 @@ class Store:
                 ).execute()
         for job in jobs:
             job.state = RUNNING
-        return jobs
+        return [_record(QueuedJob, job) for job in jobs]
 
-    def complete(self, done: Iterable[tuple[Job, dict[str, Any]]]) -> None:
+    def complete(self, done: Iterable[tuple[QueuedJob, dict[str, Any]]]) -> None:
         """Jobs whose work is done, with what to remember of each scene, in one transaction.
 
         A newer change that arrived meanwhile keeps its job queued.
@@ -416,7 +480,7 @@ class Store:
 
     def reschedule(
         self,
-        job: Job,
+        job: QueuedJob,
         delay: float,
         error: StashplexError,
         retries: int,
@@ -447,12 +511,12 @@ class Store:
 
     def dead_letter(
         self,
-        job: Job,
+        job: QueuedJob,
         error: StashplexError,
         now: float | None = None,
         data_error: bool = False,
         refused_by: str | None = None,
-    ) -> DeadLetter | None:
+    ) -> Letter | None:
         """Move the job to the dead-letter queue with its last error (one letter per scene).
 
         A `data_error` (the scene's own data is unusable) also marks this version of the
@@ -493,7 +557,7 @@ class Store:
                     conflict_target=[SceneState.scene_id],
                     update={SceneState.failed_updated_at: scene.get("updated_at")},
                 ).execute()
-        return letter
+        return _record(Letter, letter)
 
     def unmark_scene_pending(self, *scene_ids: str) -> None:
         """Whatever happened, these scenes are no longer being worked on."""
@@ -513,22 +577,23 @@ class Store:
         with self.transaction():
             return Job.update(state=QUEUED).where(Job.state == RUNNING).execute()
 
-    def job_for(self, scene_id: str) -> Job | None:
+    def job_for(self, scene_id: str) -> QueuedJob | None:
         with self.reading():
-            return Job.get_or_none(Job.scene_id == str(scene_id))
+            job = Job.get_or_none(Job.scene_id == str(scene_id))
+        return _record(QueuedJob, job) if job else None
 
-    def jobs_for(self, scene_ids: Iterable[str]) -> dict[str, Job]:
+    def jobs_for(self, scene_ids: Iterable[str]) -> dict[str, QueuedJob]:
         ids = [str(s) for s in scene_ids]
-        found: dict[str, Job] = {}
+        found: dict[str, QueuedJob] = {}
         with self.reading():
             for start in range(0, len(ids), 500):
                 for job in Job.select().where(Job.scene_id.in_(ids[start : start + 500])):
-                    found[job.scene_id] = job
+                    found[job.scene_id] = _record(QueuedJob, job)
         return found
 
-    def jobs(self) -> list[Job]:
+    def jobs(self) -> list[QueuedJob]:
         with self.reading():
-            return list(Job.select().order_by(Job.id))
+            return [_record(QueuedJob, job) for job in Job.select().order_by(Job.id)]
 
     def counts(self, now: float | None = None) -> QueueCounts:
         now = time.time() if now is None else now
@@ -549,9 +614,10 @@ class Store:
 
     # -- dead letters --------------------------------------------------------
 
-    def dead_letters(self) -> list[DeadLetter]:
+    def dead_letters(self) -> list[Letter]:
         with self.reading():
-            return list(DeadLetter.select().order_by(DeadLetter.failed_at, DeadLetter.id))
+            query = DeadLetter.select().order_by(DeadLetter.failed_at, DeadLetter.id)
+            return [_record(Letter, letter) for letter in query]
 
     def dead_letter_message(self, scene_id: str) -> str | None:
         with self.reading():
@@ -695,14 +761,14 @@ class Store:
                     & SceneCarrier.object_id.in_(ids[start : start + 500])
                 ).execute()
 
-    def scene_states(self, scene_ids: Iterable[str]) -> dict[str, SceneState]:
+    def scene_states(self, scene_ids: Iterable[str]) -> dict[str, SyncState]:
         ids = [str(s) for s in scene_ids]
-        found: dict[str, SceneState] = {}
+        found: dict[str, SyncState] = {}
         with self.reading():
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 for row in SceneState.select().where(SceneState.scene_id.in_(chunk)):
-                    found[row.scene_id] = row
+                    found[row.scene_id] = _record(SyncState, row)
         return found
 
     def synced_items(self, rating_keys: Iterable[int]) -> dict[int, list[SyncedItem]]:

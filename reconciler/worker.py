@@ -39,7 +39,7 @@ from reconciler.progress import ProgressFn, quiet
 from reconciler.readback import read_back, remember
 from reconciler.retry import Backoff, RetryRules
 from reconciler.status import LAST_WRITE
-from reconciler.store import Job, SceneState, Store, StoreError
+from reconciler.store import QueuedJob, Store, StoreError, SyncState
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,9 @@ class Planned:
     """One scene's way through the steps; `error` set means its outcome is a failure."""
 
     scene: Scene
-    job: Job | None = None
+    job: QueuedJob | None = None
     item: PlexItem | None = None
-    state: SceneState | None = None
+    state: SyncState | None = None
     edit: Edit | None = None
     error: StashplexError | None = None
     poster_hash: str | None = None
@@ -114,7 +114,7 @@ class _Batch:
         return [entry for entry in entries if entry.job.id not in self.outcomes]
 
 
-def _about(job: Job, error: StashplexError) -> str:
+def _about(job: QueuedJob, error: StashplexError) -> str:
     """The error's message, naming the scene when the message does not already."""
     text = str(error)
     return text if text.startswith("scene ") else f"scene {job.scene_id}: {text}"
@@ -247,7 +247,7 @@ class Worker:
                     entry.error = entry.error or exc
         return entries
 
-    def process(self, jobs: list[Job]) -> DrainResult:
+    def process(self, jobs: list[QueuedJob]) -> DrainResult:
         """One claimed batch: every job gets exactly one outcome and leaves the pending set."""
         batch = _Batch()
         entries: list[Planned] = []
@@ -299,7 +299,7 @@ class Worker:
 
     # -- plan ----------------------------------------------------------------
 
-    def _entries(self, jobs: list[Job], batch: _Batch) -> list[Planned]:
+    def _entries(self, jobs: list[QueuedJob], batch: _Batch) -> list[Planned]:
         entries = []
         for job in jobs:
             try:
