@@ -1,9 +1,10 @@
 """`python -m reconciler.contract`: settle the Plex behaviours nobody has confirmed, on your server.
 
-Opt-in and live: against the Plex server named by the environment, on the first item of a
-scratch library, it runs each behaviour of `plex-http.md` §8 marked unknown (and the
-measured ones worth settling), prints what the server did and which emulator switch
-matches, and puts the item back as it was (about 20 requests). Without the environment
+Opt-in and live: against the Plex server named by the environment, on the item of a scratch
+library with the lowest ratingKey (the first one scanned), it runs each behaviour of
+`plex-http.md` §8 marked unknown (and the measured ones worth settling), prints what the
+server did and which setting of the Plex emulator matches, and puts the item back as it
+was (about 20 requests). Without the environment
 variables it says what to set and exits 2.
 """
 
@@ -22,7 +23,7 @@ ENVIRONMENT = {
     "STASHPLEX_RECORD_PLEX_URL": "the Plex server's URL, e.g. http://plex.lan:32400",
     "STASHPLEX_RECORD_PLEX_TOKEN": "an X-Plex-Token of the server's owner",
     "STASHPLEX_RECORD_PLEX_LIBRARY": "a scratch library with at least one scanned item "
-    "(its first item is edited and then restored)",
+    "(its item with the lowest ratingKey is edited and then restored)",
 }
 
 

@@ -2,10 +2,13 @@
 
 The behaviours are the rows of `/work/shared/reference/plex-http.md` §8 marked unknown [U]
 or measured only by third parties [M]; each probe says what the server did and which
-setting of the emulator's switch (`reconciler/emulators/plex_switches.py`) matches it.
+setting of the Plex emulator matches it, named as an attribute of `PlexEmulator`
+(`missing_in_batch`, `unknown_filters`, set by its constructor) or of its write rules
+(`library.rules.*`, `WriteRules` in `reconciler/emulators/plex_model.py`).
 Everything goes through raw HTTP (`PlexWire`): the point is what the server answers, not
-how plexapi reads it. All edits land on one item of a scratch library, which is put back
-as it was at the end (`restore`).
+how plexapi reads it. All edits land on one item of a scratch library, the one with the
+lowest ratingKey (a stable pick: the default listing order is `titleSort`, which an edit
+can change), and it is put back as it was at the end (`restore`).
 """
 
 from __future__ import annotations
@@ -157,13 +160,13 @@ def find_scratch(wire: PlexWire, library: str) -> Scratch:
     listing = wire.send(
         "GET",
         f"/library/sections/{key}/all",
-        [("type", search_type)],
+        [("type", search_type), ("sort", "id")],
         headers={"X-Plex-Container-Start": "0", "X-Plex-Container-Size": "1"},
     ).xml()
-    first = listing.find("Video")
-    if first is None:
+    oldest = listing.find("Video")
+    if oldest is None:
         raise ContractError(f"library {library!r} has no item: scan one file into it first")
-    rating_key = int(first.get("ratingKey", "0"))
+    rating_key = int(oldest.get("ratingKey", "0"))
     total = int(listing.get("totalSize") or listing.get("size") or 0)
     before = ItemState.read(wire, rating_key)
     return Scratch(key, search_type, total, before, selected_poster(wire, rating_key))
@@ -201,8 +204,8 @@ def probe_multi_read(wire: PlexWire, scratch: Scratch) -> Finding:
         observed, value = "404 for the whole read", "404"
     else:
         observed, value = f"answered {answer.status}", answer.status
-    return Finding("multi-id read naming a missing id", "[U]", observed, value,
-                   f"multi_read_404={value == '404'}")
+    setting = f"missing_in_batch={value!r}" if value in ("rest", "404") else "-"
+    return Finding("multi-id read naming a missing id", "[U]", observed, value, setting)
 
 
 def probe_unknown_filter(wire: PlexWire, scratch: Scratch) -> Finding:
@@ -211,12 +214,14 @@ def probe_unknown_filter(wire: PlexWire, scratch: Scratch) -> Finding:
         found = int(answer.xml().get("totalSize") or 0)
         if found == scratch.total:
             observed, value = f"ignored: 200 with the whole library ({found} items)", "ignored"
+            setting = "unknown_filters='ignored'"
         else:
             observed, value = f"200 with {found} of {scratch.total} items", "filtered"
+            setting = "-"
     else:
         observed, value = f"rejected with {answer.status}", "rejected"
-    return Finding("listing filter on an unknown field", "[M]", observed, value,
-                   f"unknown_filters_ignored={value == 'ignored'}")
+        setting = "unknown_filters='400'" if answer.status == 400 else "-"
+    return Finding("listing filter on an unknown field", "[M]", observed, value, setting)
 
 
 def probe_after_is_strict(wire: PlexWire, scratch: Scratch) -> Finding:
@@ -235,22 +240,22 @@ def probe_after_is_strict(wire: PlexWire, scratch: Scratch) -> Finding:
 def probe_tag_case_and_stamp(
     wire: PlexWire, scratch: Scratch, sleep: Callable[[float], None]
 ) -> tuple[Finding, Finding, ItemState]:
-    edit = _edit(wire, scratch, [
-        ("genre[0].tag.tag", PROBE_TAG),
-        ("genre[1].tag.tag", PROBE_TAG.lower()),
-        ("genre.locked", 1),
-    ])
-    if edit.status != 200:
-        raise ContractError(f"a genre edit answered {edit.status}")
+    # the first spelling is made a tag of the library before the second one arrives, so a
+    # server that merges by case has something to merge into
+    for spellings in ((PROBE_TAG,), (PROBE_TAG, PROBE_TAG.lower())):
+        fields = [(f"genre[{i}].tag.tag", name) for i, name in enumerate(spellings)]
+        edit = _edit(wire, scratch, [*fields, ("genre.locked", 1)])
+        if edit.status != 200:
+            raise ContractError(f"a genre edit answered {edit.status}")
     after = ItemState.read(wire, scratch.before.rating_key)
     kept = [g for g in after.genres if g.casefold() == PROBE_TAG.casefold()]
     if len(kept) == 1:
         case = Finding("tags differing only in case", "[U]", f"merged into {kept[0]!r}",
-                       "merged", "tag_case_merged=True")
+                       "merged", "library.rules.merge_tag_case=True")
     else:
         case = Finding("tags differing only in case", "[U]",
                        f"kept apart: {', '.join(repr(k) for k in kept)}", "kept",
-                       "tag_case_merged=False")
+                       "library.rules.merge_tag_case=False")
     waited = 0.0
     for wait in (0.0, *LAG_WAITS):
         if wait:
@@ -264,10 +269,10 @@ def probe_tag_case_and_stamp(
                         f"did not move within {waited:g} s", None, "-")
     elif waited == 0:
         stamp = Finding("updatedAt after an edit", "[U]", "moved at once", 0,
-                        "updated_at_lag=0")
+                        "library.rules.updated_at_delay=0")
     else:
         stamp = Finding("updatedAt after an edit", "[U]", f"moved within {waited:g} s",
-                        waited, f"updated_at_lag>0 (<= {waited:g})")
+                        waited, f"library.rules.updated_at_delay>0 (<= {waited:g})")
     return case, stamp, after
 
 
@@ -299,14 +304,14 @@ def probe_long_request(wire: PlexWire, scratch: Scratch) -> Finding:
             if passed:
                 observed += f" ({passed} bytes passed)"
             return Finding("an over-long edit request", "[M]", observed, answer.url_length,
-                           f"max_request_line<={answer.url_length}")
+                           f"library.rules.max_request_line<={answer.url_length}")
         if answer.status != 200:
             return Finding("an over-long edit request", "[M]",
                            f"answered {answer.status} at {answer.url_length} bytes",
                            answer.status, "-")
         passed = answer.url_length
     return Finding("an over-long edit request", "[M]", f"no 414 up to {passed} bytes", None,
-                   "max_request_line=None")
+                   f"library.rules.max_request_line=None (or >{passed})")
 
 
 def probe_poster_reselect(wire: PlexWire, scratch: Scratch) -> Finding:
@@ -320,10 +325,10 @@ def probe_poster_reselect(wire: PlexWire, scratch: Scratch) -> Finding:
     chosen = selected_poster(wire, scratch.before.rating_key) or ""
     if chosen.endswith(hashlib.sha1(first).hexdigest()):
         return Finding("re-uploading bytes the item holds", "[M]", "selected again", True,
-                       "reselect_held_posters=True")
+                       "library.rules.reselect_held_uploads=True")
     return Finding("re-uploading bytes the item holds", "[M]",
                    "stored, not selected: the previous upload stays selected", False,
-                   "reselect_held_posters=False")
+                   "library.rules.reselect_held_uploads=False")
 
 
 def restore(wire: PlexWire, scratch: Scratch, report: Report) -> None:
@@ -365,7 +370,7 @@ def restore(wire: PlexWire, scratch: Scratch, report: Report) -> None:
 def run_probes(
     wire: PlexWire, library: str, sleep: Callable[[float], None] = time.sleep
 ) -> Report:
-    """Every probe against one item of `library`, which is restored whatever happens."""
+    """Every probe against the lowest-ratingKey item of `library`, restored whatever happens."""
     scratch = find_scratch(wire, library)
     report = Report(library, scratch.before)
     try:

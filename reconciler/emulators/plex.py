@@ -4,7 +4,7 @@ It answers with the URLs, XML shapes, paging, status codes and edit semantics of
 server, on a real socket, so the daemon's Plex client is tested through plexapi
 rather than against mocks. Where a real PMS is known to differ from the obvious (relative
 dates, strict `>>=`, `titleSort` order, ignored unknown filters, ratings, the maintenance 503,
-multi-id reads), the behaviour and its source are given where it is modelled
+multi-id reads, unknown filters), the behaviour and its source are given where it is modelled
 (`plex_query`, `rate_item`, `maintenance`, the constructor's switches). Writes follow a real
 PMS's rules (the 414 limit, the upload limit, held poster bytes not re-selected, episodes
 without studio and genres) and its unknowns are switches: see `WriteRules` in plex_model.py
@@ -46,6 +46,7 @@ _REASONS = {
     500: "Internal Server Error",
 }
 MISSING_IN_BATCH = ("rest", "404")
+UNKNOWN_FILTERS = ("ignored", "400")
 _SECTION = re.compile(r"^/library/sections/(\d+)(?:/([A-Za-z]+))?/?$")
 _METADATA = re.compile(r"^/library/metadata/([^/]+)(?:/([A-Za-z]+)(?:/(\d+))?)?/?$")
 _KINDS = ("listing", "detail", "write", "image", "other")
@@ -155,21 +156,31 @@ class PlexEmulator(EmulatorServer):
         *,
         or_groups: bool = True,
         missing_in_batch: str = "rest",
+        unknown_filters: str = "ignored",
     ) -> None:
-        """`or_groups` and `missing_in_batch` are switches for what is not known of real PMS.
+        """`or_groups`, `missing_in_batch` and `unknown_filters` are switches for what is not
+        known for certain of real PMS; each default is what a real PMS is reported to do.
 
         `or_groups=False`: a PMS that does not understand `push=1 ... or=1 ... pop=1` ignores
         the grouped filter, as it ignores any unknown filter (so the whole library answers).
         `missing_in_batch`: how `GET /library/metadata/1,2,3` answers when some of the ids are
         gone, `"rest"` (200 with the others) or `"404"` (`shared/reference/plex-http.md` §8
-        marks it unknown). When none of them exist it is a 404 either way."""
+        marks it unknown). When none of them exist it is a 404 either way.
+        `unknown_filters`: how a listing filter on a field PMS does not know is answered,
+        `"ignored"` (200 with the whole library, as if the filter were absent) or `"400"`.
+        §8 marks "ignored" measured by a third party only ([M]: bomer/plexify
+        `docs/PLEX-API.md` §3.3 and its delta-filter probe), so the other answer is kept for
+        tests and for what `python -m reconciler.contract` may find on a server."""
         super().__init__(port)
         if missing_in_batch not in MISSING_IN_BATCH:
             raise ValueError(f"missing_in_batch must be one of {MISSING_IN_BATCH}")
+        if unknown_filters not in UNKNOWN_FILTERS:
+            raise ValueError(f"unknown_filters must be one of {UNKNOWN_FILTERS}")
         self.token = token
         self.library = PlexLibrary(clock or time.time)
         self.or_groups = or_groups
         self.missing_in_batch = missing_in_batch
+        self.unknown_filters = unknown_filters
         self._maintenance: str | None = None
         self._stats: Counter[str] = Counter()
         self._cache: dict[tuple[Any, ...], list[_Item]] = {}
@@ -395,7 +406,9 @@ class PlexEmulator(EmulatorServer):
 
     def _listing(self, request: Request, section: Any, params: list[tuple[str, str]]) -> Response:
         lib = self.library
-        query = parse_query(section, params, lib.now(), self.or_groups)
+        query = parse_query(
+            section, params, lib.now(), self.or_groups, self.unknown_filters == "400"
+        )
         start, size = self._page(request, params)
         cache_key = (section.key, query, lib.version)
         matched = self._cache.get(cache_key)
@@ -560,12 +573,19 @@ def main(argv: list[str] | None = None) -> int:
         default="rest",
         help="how a multi-id read answers when some ids are gone",
     )
+    parser.add_argument(
+        "--unknown-filters",
+        choices=UNKNOWN_FILTERS,
+        default="ignored",
+        help="how a listing filter on an unknown field is answered",
+    )
     args = parser.parse_args(argv)
     emulator = PlexEmulator(
         token=args.token,
         port=args.port,
         or_groups=not args.no_or_groups,
         missing_in_batch=args.missing_in_batch,
+        unknown_filters=args.unknown_filters,
     )
     return emulator.serve_until_signalled(args.fixture)
 

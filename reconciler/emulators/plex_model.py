@@ -84,10 +84,13 @@ class WriteRules:
       off, only `thumb.locked=1` locks it.
     - `updated_at_delay`: seconds before an edit's new `updatedAt` shows ([U]: "a change
       stamp read back right after a write may still move"); 0 shows it at once.
+    - `reselect_held_uploads`: posting bytes the item already holds selects them again. Off
+      by default, as a real PMS does: such bytes are stored but not re-selected (§8 [M]/[C]:
+      Incipit.bundle `RESELECT_PAD` notes, 2026; plexapi `mixins/resources.py`). Only
+      measured by a third party, so the other answer is a switch for the contract check.
 
-    Always on, as a real PMS does: bytes an item already holds are stored but not selected
-    again (§8 [M]/[C]: Incipit.bundle `RESELECT_PAD` notes; plexapi `mixins/resources.py`),
-    and episodes ignore studio and genre edits (§8 [C]: plexapi `video.py` Episode mixins).
+    Always on, as a real PMS does: episodes ignore studio and genre edits (§8 [C]: plexapi
+    `video.py` Episode mixins).
     """
 
     max_request_line: int | None = 8192
@@ -95,6 +98,7 @@ class WriteRules:
     merge_tag_case: bool = False
     lock_on_upload: bool = True
     updated_at_delay: int = 0
+    reselect_held_uploads: bool = False
 
 
 # what Plex keeps no value of on an episode (edits of these are ignored there)
@@ -533,8 +537,8 @@ class PlexLibrary:
 
     def add_image(self, rating_key: int | str, lock: str, data: bytes) -> str:
         """An upload: new bytes become the selected image, bytes the item already holds are
-        kept but not selected again; over `rules.max_upload_bytes` it is a 500 (see
-        `WriteRules` for the sources)."""
+        kept but not selected again (unless `rules.reselect_held_uploads`); over
+        `rules.max_upload_bytes` it is a 500 (see `WriteRules` for the sources)."""
         if len(data) > self.rules.max_upload_bytes:
             raise EditError(500, f"upload of {len(data)} bytes is over the limit")
         with self.lock:
@@ -544,6 +548,8 @@ class PlexLibrary:
             images = item.image(lock)
             if sha1 not in images.uploads:
                 images.uploads.append(sha1)
+                images.selected = sha1
+            elif self.rules.reselect_held_uploads:
                 images.selected = sha1
             images.count += 1
             if self.rules.lock_on_upload:

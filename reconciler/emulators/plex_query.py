@@ -12,7 +12,9 @@ What a real PMS does, as the emulator models it (`shared/reference/plex-http.md`
   second" (Plex API docs, "Media Queries", relative values; plexapi `library.py`);
 - `>>=` and `<<=` are strict (bomer/plexify `docs/PLEX-API.md` §3.3);
 - an unknown filter field is ignored, not refused, so a query of only unknown filters answers
-  with the whole library (plexify §3.3 and its delta-filter probe);
+  with the whole library (plexify §3.3 and its delta-filter probe); that is measured by a third
+  party only ([M]), so `reject_unknown=True` models a server that answers 400 instead, the
+  other answer `python -m reconciler.contract` can observe;
 - without `sort` a listing is in `titleSort` order (HA fixture `library_movies_sort.xml`,
   `key="titleSort" default="asc"`); `sort=id` orders by ratingKey and `id>>=N` pages by key
   (plexapi `library.py` sort fields, plexapi CI).
@@ -136,7 +138,9 @@ def _close(alternatives: list[list[Expression]]) -> Expression:
     return runs[0] if len(runs) == 1 else ("any", tuple(runs))
 
 
-def _where(params: list[tuple[str, str]], now: int, or_groups: bool) -> Expression:
+def _where(
+    params: list[tuple[str, str]], now: int, or_groups: bool, reject_unknown: bool
+) -> Expression:
     groups: list[list[list[Expression]]] = [[[]]]
     ignored = 0  # depth inside a group a PMS without OR groups does not understand
     for key, raw in params:
@@ -161,15 +165,22 @@ def _where(params: list[tuple[str, str]], now: int, or_groups: bool) -> Expressi
         term = _leaf(key, raw, now)
         if term is not None:
             groups[-1][-1].append(term)
+        elif reject_unknown:
+            raise EditError(400, f"unknown filter field {key!r}")
     if len(groups) != 1:
         raise EditError(400, "push=1 without pop=1")
     return _close(groups[0])
 
 
 def parse_query(
-    section: _Section, params: list[tuple[str, str]], now: int, or_groups: bool = True
+    section: _Section,
+    params: list[tuple[str, str]],
+    now: int,
+    or_groups: bool = True,
+    reject_unknown: bool = False,
 ) -> Query:
-    """Turn the query string into a Query; unknown filter fields are ignored, as PMS does."""
+    """Turn the query string into a Query; unknown filter fields are ignored, as PMS does,
+    or refused with 400 when `reject_unknown`."""
     query = dict(params)
     item_type: str | None = section.item_type if section.type == "movie" else "show"
     if query.get("type"):
@@ -180,7 +191,7 @@ def parse_query(
         item_type = next((k for k, v in SEARCH_TYPES.items() if v == type_num), None)
         if item_type is None:
             raise EditError(400, f"unsupported type {type_num}")
-    where = _where(params, now, or_groups)
+    where = _where(params, now, or_groups, reject_unknown)
     sort = []
     for spec in filter(None, query.get("sort", "").split(",")):
         field_part, _, direction = spec.partition(":")

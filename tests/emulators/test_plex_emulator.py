@@ -622,3 +622,44 @@ def test_maintenance_answers_503_with_pms_body(emu: PlexEmulator) -> None:
     )
     assert body.attrib["status"].startswith("Plex Media Server is currently running")
     assert connect(emu).library.section("Movies").all()[0].title == "a"
+
+
+@pytest.mark.parametrize("unknown_filters", ["ignored", "400"])
+def test_an_unknown_filter_field_is_ignored_or_refused_as_the_switch_says(
+    clock: Clock, unknown_filters: str
+) -> None:
+    emu = PlexEmulator(token=TOKEN, clock=clock, unknown_filters=unknown_filters)
+    emu.add_section("Movies", ["/data/movies"])
+    keys = [emu.add_item(1, f"/data/movies/{i}.mkv") for i in range(3)]
+    with emu:
+        unknown = requests.get(
+            f"{emu.url}/library/sections/1/all?type=1&changedAt%3E%3E={T0}",
+            headers={"X-Plex-Token": TOKEN},
+            timeout=5,
+        )
+        # the parameters plexapi sends that are no filters are never refused
+        everything = connect(emu).library.section("Movies").all()
+    if unknown_filters == "ignored":
+        assert unknown.status_code == 200
+        assert len(ET.fromstring(unknown.content).findall("Video")) == len(keys)
+    else:
+        assert unknown.status_code == 400
+        assert "changedAt" in unknown.headers["X-Plex-Emulator-Reason"]
+    assert sorted(v.ratingKey for v in everything) == keys
+
+
+@pytest.mark.parametrize("reselect", [False, True])
+def test_posting_held_poster_bytes_reselects_them_only_when_the_switch_says_so(
+    emu: PlexEmulator, reselect: bool
+) -> None:
+    emu.library.rules.reselect_held_uploads = reselect
+    key = emu.add_item(1, "/data/movies/a.mkv")
+    item = connect(emu).fetchItem(key)
+    first, second = b"\xff\xd8 poster one", b"\xff\xd8 poster two"
+
+    for data in (first, second, first):
+        item.uploadPoster(filepath=data)
+
+    held = emu.item(key)
+    assert held.poster_sha1 == hashlib.sha1(first if reselect else second).hexdigest()
+    assert len(item.posters()) == 2
