@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.config import SyncConfig
 from reconciler.errors import InvalidSceneData
 from reconciler.models import PlexItem, Scene
+from reconciler.titles import render_title
 
 if TYPE_CHECKING:
     from reconciler.readback import Remembered
@@ -34,6 +35,8 @@ PLEX_FIELDS: dict[str, tuple[str, str]] = {
     "performers": ("actor", "tags"),
     "tags": ("genre", "tags"),
     "collection": ("collection", "tags"),
+    "year": ("year", "text"),
+    "content_rating": ("contentRating", "text"),
 }
 
 # Plex keeps neither a studio nor genres on episodes: plexapi's `EpisodeEditMixins` has no
@@ -127,16 +130,21 @@ def check_rating(scene: Scene) -> float | None:
 def desired_values(scene: Scene, sync: SyncConfig) -> dict[str, Any]:
     """What Stash says for each synced field; None where Stash is empty."""
     studio = clean_text(scene.studio)
+    date = check_date(scene)
+    title = render_title(scene, sync, clean_text(scene.title))
     values: dict[str, Any] = {
-        "title": clean_text(scene.title) or None,
+        "title": clean_text(title) or None,
         "summary": clean_text(scene.details) or None,
-        "date": check_date(scene) or None,
+        "date": date or None,
+        "year": int(date[:4]) if date else None,
         "studio": studio or None,
         "rating": check_rating(scene),
         "performers": clean_tags(scene.performers) or None,
         "tags": clean_tags(scene.tags) or None,
         "collection": studio if sync.studio_collection and studio else None,
     }
+    if sync.content_rating:
+        values["content_rating"] = sync.content_rating  # "" leaves Plex's own rating alone
     return {name: values[name] for name in sync.fields if name in values}
 
 
@@ -155,9 +163,14 @@ def content_hash(scene: Scene, sync: SyncConfig) -> str:
         scene.tags,
         scene.files,
         scene.screenshot,
+        scene.code,
+        scene.parent_studio,
         sorted(sync.fields),
         sync.studio_collection,
         sync.clear_empty,
+        sync.content_rating,
+        sync.title_format,
+        sync.title_fallback,
     )
     blob = json.dumps(values).encode()
     return hashlib.blake2b(blob, digest_size=16).hexdigest()
@@ -178,6 +191,8 @@ def current_value(item: PlexItem, name: str) -> Any:
         "date": item.originally_available_at or "",
         "studio": item.studio or "",
         "rating": item.user_rating,
+        "year": item.year,
+        "content_rating": item.content_rating or "",
         "performers": clean_tags(item.actors),
         "tags": clean_tags(item.genres),
         "collection": clean_tags(item.collections),
