@@ -52,6 +52,7 @@ TITLE_PLACEHOLDERS = (
     "filename",
 )
 TITLE_FALLBACKS = ("filename", "none")
+REQUIREMENTS = ("organized", "stash_id", "url")
 
 TOKEN_ENV = "STASHPLEX_PLEX_TOKEN"
 API_KEY_ENV = "STASHPLEX_STASH_API_KEY"
@@ -96,6 +97,9 @@ class SyncConfig:
     content_rating: str = "XXX"
     title_format: str = "{title}"
     title_fallback: str = "filename"
+    require: list[str] = field(default_factory=list)
+    exclude_tags: list[str] = field(default_factory=list)
+    ignore_tags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -261,6 +265,12 @@ def _check(config: Config) -> None:
             f"sync.fields: unknown field {unknown[0]!r}; expected some of {', '.join(SYNC_FIELDS)}"
         )
     _check_title(config.sync)
+    for i, requirement in enumerate(config.sync.require):
+        if requirement not in REQUIREMENTS:
+            raise ConfigError(
+                f"sync.require[{i}]: unknown requirement {requirement!r}; expected some of "
+                + ", ".join(REQUIREMENTS)
+            )
     for section in ("stash", "plex"):
         server = getattr(config, section)
         if server.timeout <= 0:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.config import SyncConfig
 from reconciler.errors import InvalidSceneData
 from reconciler.models import PlexItem, Scene
+from reconciler.scenefilter import kept_tags
 from reconciler.titles import render_title
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ def desired_values(scene: Scene, sync: SyncConfig) -> dict[str, Any]:
         "studio": studio or None,
         "rating": check_rating(scene),
         "performers": clean_tags(scene.performers) or None,
-        "tags": clean_tags(scene.tags) or None,
+        "tags": clean_tags(kept_tags(scene.tags, sync)) or None,
         "collection": studio if sync.studio_collection and studio else None,
     }
     if sync.content_rating:
@@ -171,6 +172,7 @@ def content_hash(scene: Scene, sync: SyncConfig) -> str:
         sync.content_rating,
         sync.title_format,
         sync.title_fallback,
+        sorted(name.casefold() for name in sync.ignore_tags),
     )
     blob = json.dumps(values).encode()
     return hashlib.blake2b(blob, digest_size=16).hexdigest()

@@ -121,3 +121,61 @@ def test_title_fallback_none_leaves_an_untitled_items_title_alone(setup):
     setup.run(title_fallback="none")
     item = setup.item(untitled)
     assert item.title == shown and "title" not in item.locked
+
+
+# -- §4: which scenes, which tags ----------------------------------------------------------
+
+
+def test_require_leaves_unorganized_scenes_alone_until_they_pass(setup):
+    ready = setup.scene("a", title="Ready", organized=True)
+    waiting = setup.scene("b", title="Waiting", organized=False)
+    untouched = setup.item(waiting).title
+
+    summary = setup.run(require=["organized"])
+    assert (summary.seen, summary.updated, summary.skipped_required, summary.dead) == (2, 1, 1, 0)
+    assert "skipped by sync.require: 1" in summary.lines()
+    assert setup.item(ready).title == "Ready"
+    assert setup.item(waiting).title == untouched and not setup.item(waiting).locked
+    assert setup.app.store.dead_letters() == []
+
+    again = setup.run(require=["organized"])
+    assert (again.updated, again.skipped_required, setup.writes()) == (0, 1, 0)
+
+    setup.stash.update_scene(waiting, organized=True)  # the daemon's poll sees it now
+    setup.plex.reset_log()
+    setup.app.engine.poll()
+    setup.app.worker.drain()
+    assert setup.item(waiting).title == "Waiting" and "title" in setup.item(waiting).locked
+
+
+def test_require_stash_id_and_url_each_gate(setup):
+    both = setup.scene("a", title="Both", urls=["https://example.com/a"])
+    setup.stash.update_scene(both, stash_ids=[{"endpoint": "https://stashdb.org/graphql",
+                                               "stash_id": "0f2c"}])
+    url_only = setup.scene("b", title="Url only", urls=["https://example.com/b"])
+
+    summary = setup.run(require=["stash_id", "url"])
+    assert (summary.updated, summary.skipped_required) == (1, 1)
+    assert setup.item(both).title == "Both" and setup.item(url_only).title != "Url only"
+
+
+def test_exclude_tags_skip_a_scene_until_the_tag_is_removed(setup):
+    private = setup.scene("a", title="Private one", tags=["private", "Outdoor"])
+    summary = setup.run(exclude_tags=["Private"])
+    assert (summary.updated, summary.skipped_required) == (0, 1)
+    assert setup.item(private).title != "Private one"
+
+    setup.stash.update_scene(private, tags=["Outdoor"])
+    summary = setup.run(exclude_tags=["Private"])
+    assert summary.updated == 1 and setup.item(private).genres == ["Outdoor"]
+
+
+def test_ignored_tags_never_become_genres(setup):
+    scene = setup.scene("a", title="Beach", tags=["Outdoor", "favorite", "Summer"])
+
+    setup.run(ignore_tags=["Favorite"])
+    assert setup.item(scene).genres == ["Outdoor", "Summer"]
+    assert setup.run(ignore_tags=["Favorite"]).updated == 0 and setup.writes() == 0
+
+    setup.run(ignore_tags=[])  # no longer ignored: the next pass writes it
+    assert setup.item(scene).genres == ["favorite", "Outdoor", "Summer"]

@@ -79,3 +79,8 @@ def test_the_scenes_own_text_is_never_tidied():
     odd = scene(title="- Intro ·", studio="A  B")
     assert title(odd) == "- Intro ·"
     assert title(odd, "{studio} | {title}") == "A  B | - Intro ·"
+
+
+def test_an_unknown_requirement_is_one_clear_error():
+    with pytest.raises(ConfigError, match=r"sync.require\[1\]: unknown requirement 'rated'"):
+        parse_config({"sync": {"require": ["organized", "rated"]}}, env={})
