@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -224,6 +224,7 @@ def diff(
     sync: SyncConfig,
     poster_synced: str | None = None,
     read_back: Mapping[str, Remembered] | None = None,
+    owned: Collection[str] = (),
 ) -> Edit:
     """The edit that brings `item` in line with `scene`.
 
@@ -231,7 +232,9 @@ def diff(
     it with the scene's update time); only a new URL makes the poster a candidate,
     and the worker uploads it only when the bytes differ too. `read_back` is what Plex
     was seen to show for values sent before (field -> memory): a field showing that is
-    in sync until Stash changes.
+    in sync until Stash changes. `owned` are the collection tags stashplex added to the
+    item before: one its rule no longer gives (the studio changed) is taken off; collections
+    made in Plex are never touched.
     """
     edit = Edit()
     read_back = read_back or {}
@@ -243,11 +246,13 @@ def diff(
         current = current_value(item, name)
         locked = plex_name in item.locked
         if name == "collection":
-            if wanted is None:
+            keep = {wanted.casefold()} if wanted else set()
+            stale = {n.casefold() for n in owned} - keep
+            has = {c.casefold() for c in current}
+            if not stale & has and (wanted is None or (wanted.casefold() in has and locked)):
                 continue
-            if wanted.casefold() in {c.casefold() for c in current} and locked:
-                continue
-            new = clean_tags([*current, wanted])
+            remaining = [c for c in current if c.casefold() not in stale]
+            new = clean_tags([*remaining, wanted] if wanted else remaining)
             edit.changes.append(FieldChange(name, current, new))
             continue
         if wanted is None:

@@ -179,3 +179,33 @@ def test_ignored_tags_never_become_genres(setup):
 
     setup.run(ignore_tags=[])  # no longer ignored: the next pass writes it
     assert setup.item(scene).genres == ["favorite", "Outdoor", "Summer"]
+
+
+# -- §2: the collection tags stashplex adds are its own ------------------------------------
+
+
+def test_the_studio_collection_follows_the_studio_and_hand_made_ones_stay(setup):
+    scene = setup.scene("a", title="Beach", studio="Acme")
+    setup.run()
+    assert setup.item(scene).collections == ["Acme"]
+    setup.plex.library.edit_item(setup.keys[scene], collections=["Acme", "Favourites"])
+
+    setup.stash.update_scene(scene, studio="Beta")
+    setup.run()
+    assert sorted(setup.item(scene).collections) == ["Beta", "Favourites"]
+    assert "collection" in setup.item(scene).locked
+    assert setup.run().updated == 0 and setup.writes() == 0
+
+    setup.stash.update_scene(scene, studio=None)
+    setup.run()
+    assert setup.item(scene).collections == ["Favourites"]
+
+
+def test_a_collection_the_item_had_before_stashplex_is_never_taken_off(setup):
+    scene = setup.scene("a", title="Beach", studio="Acme")
+    setup.plex.library.edit_item(setup.keys[scene], collections=["Acme"])
+    setup.run()
+
+    setup.stash.update_scene(scene, studio="Beta")
+    setup.run()
+    assert sorted(setup.item(scene).collections) == ["Acme", "Beta"]

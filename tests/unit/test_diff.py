@@ -211,3 +211,12 @@ def test_no_date_leaves_the_year_alone_unless_clear_empty():
     assert not diff(scene(date=None), plex, SyncConfig(fields=["year"]))
     edit = diff(scene(date=None), plex, SyncConfig(fields=["year"], clear_empty=True))
     assert changed(edit) == {"year": (2019, "")}
+
+
+def test_an_owned_collection_the_studio_no_longer_gives_is_taken_off():
+    plex = item(collections=["Acme", "Mine"])
+    edit = diff(scene(studio="Beta"), plex, SyncConfig(fields=["collection"]), owned={"Acme"})
+    assert changed(edit) == {"collection": (("Acme", "Mine"), ("Beta", "Mine"))}
+    edit = diff(scene(studio=None), plex, SyncConfig(fields=["collection"]), owned={"acme"})
+    assert changed(edit) == {"collection": (("Acme", "Mine"), ("Mine",))}
+    assert not diff(scene(studio="Acme"), plex, SyncConfig(fields=["collection"]), owned={"Acme"})
