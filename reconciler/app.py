@@ -27,6 +27,7 @@ class Summary:
     waiting: int = 0
     dead: int = 0
     unmatched: int = 0
+    skipped_required: int = 0
     unmatched_examples: list[tuple[str, str]] = field(default_factory=list)
 
     @property
@@ -43,6 +44,8 @@ class Summary:
             f"dead-lettered:          {self.dead}",
             f"unmatched (no library): {self.unmatched}",
         ]
+        if self.skipped_required:
+            lines.append(f"skipped by sync.require: {self.skipped_required}")
         if self.unmatched:
             for stash_path, plex_path in self.unmatched_examples:
                 lines.append(f"  {stash_path}")
@@ -98,5 +101,6 @@ class App:
             waiting=result.retried + result.waiting,
             dead=result.dead,
             unmatched=report.unmatched,
+            skipped_required=report.skipped_required,
             unmatched_examples=report.unmatched_examples,
         )

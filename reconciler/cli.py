@@ -278,6 +278,9 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
         f"{queue['running']} in hand"
     )
     print(f"dead letters: {report['dead_letters']}")
+    if report["skipped_by_require"]:
+        print(f"skipped:      {report['skipped_by_require']} by sync.require or sync.exclude_tags "
+              "(last full pass)")
     oldest = report["oldest_waiting"]
     print(
         "oldest job:   "

@@ -12,6 +12,7 @@ import contextlib
 import grp
 import os
 import pwd
+import string
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
@@ -37,7 +38,21 @@ SYNC_FIELDS = (
     "collection",
     "rating",
     "poster",
+    "year",
+    "content_rating",
 )
+TITLE_PLACEHOLDERS = (
+    "title",
+    "studio",
+    "parent_studio",
+    "date",
+    "year",
+    "performers",
+    "code",
+    "filename",
+)
+TITLE_FALLBACKS = ("filename", "none")
+REQUIREMENTS = ("organized", "stash_id", "url")
 
 TOKEN_ENV = "STASHPLEX_PLEX_TOKEN"
 API_KEY_ENV = "STASHPLEX_STASH_API_KEY"
@@ -79,6 +94,12 @@ class SyncConfig:
     fields: list[str] = field(default_factory=lambda: list(SYNC_FIELDS))
     studio_collection: bool = True
     clear_empty: bool = False
+    content_rating: str = "XXX"
+    title_format: str = "{title}"
+    title_fallback: str = "filename"
+    require: list[str] = field(default_factory=list)
+    exclude_tags: list[str] = field(default_factory=list)
+    ignore_tags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -243,6 +264,13 @@ def _check(config: Config) -> None:
         raise ConfigError(
             f"sync.fields: unknown field {unknown[0]!r}; expected some of {', '.join(SYNC_FIELDS)}"
         )
+    _check_title(config.sync)
+    for i, requirement in enumerate(config.sync.require):
+        if requirement not in REQUIREMENTS:
+            raise ConfigError(
+                f"sync.require[{i}]: unknown requirement {requirement!r}; expected some of "
+                + ", ".join(REQUIREMENTS)
+            )
     for section in ("stash", "plex"):
         server = getattr(config, section)
         if server.timeout <= 0:
@@ -273,6 +301,29 @@ def _check(config: Config) -> None:
         raise ConfigError("database: expected the path of the SQLite database file")
     if config.server.listen:
         listen_address(config.server.listen)
+
+
+def _check_title(sync: SyncConfig) -> None:
+    try:
+        parts = string.Formatter().parse(sync.title_format)
+        names = [name for _, name, _, _ in parts if name is not None]
+    except ValueError as exc:
+        raise ConfigError(f"sync.title_format: {exc} in {sync.title_format!r}") from None
+    for name in names:
+        if name not in TITLE_PLACEHOLDERS:
+            raise ConfigError(
+                f"sync.title_format: unknown placeholder {{{name}}}; expected some of "
+                + " ".join(f"{{{p}}}" for p in TITLE_PLACEHOLDERS)
+            )
+    if not names:
+        raise ConfigError(
+            f"sync.title_format: {sync.title_format!r} holds no placeholder; every scene "
+            "would get the same title"
+        )
+    if sync.title_fallback not in TITLE_FALLBACKS:
+        raise ConfigError(
+            f"sync.title_fallback: expected filename or none, got {sync.title_fallback!r}"
+        )
 
 
 def _merge(base: dict, overrides: dict) -> dict:

@@ -13,13 +13,15 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from reconciler.config import SyncConfig
 from reconciler.errors import InvalidSceneData
 from reconciler.models import PlexItem, Scene
+from reconciler.scenefilter import kept_tags
+from reconciler.titles import render_title
 
 if TYPE_CHECKING:
     from reconciler.readback import Remembered
@@ -34,6 +36,8 @@ PLEX_FIELDS: dict[str, tuple[str, str]] = {
     "performers": ("actor", "tags"),
     "tags": ("genre", "tags"),
     "collection": ("collection", "tags"),
+    "year": ("year", "text"),
+    "content_rating": ("contentRating", "text"),
 }
 
 # Plex keeps neither a studio nor genres on episodes: plexapi's `EpisodeEditMixins` has no
@@ -127,16 +131,21 @@ def check_rating(scene: Scene) -> float | None:
 def desired_values(scene: Scene, sync: SyncConfig) -> dict[str, Any]:
     """What Stash says for each synced field; None where Stash is empty."""
     studio = clean_text(scene.studio)
+    date = check_date(scene)
+    title = render_title(scene, sync, clean_text(scene.title))
     values: dict[str, Any] = {
-        "title": clean_text(scene.title) or None,
+        "title": clean_text(title) or None,
         "summary": clean_text(scene.details) or None,
-        "date": check_date(scene) or None,
+        "date": date or None,
+        "year": int(date[:4]) if date else None,
         "studio": studio or None,
         "rating": check_rating(scene),
         "performers": clean_tags(scene.performers) or None,
-        "tags": clean_tags(scene.tags) or None,
+        "tags": clean_tags(kept_tags(scene.tags, sync)) or None,
         "collection": studio if sync.studio_collection and studio else None,
     }
+    if sync.content_rating:
+        values["content_rating"] = sync.content_rating  # "" leaves Plex's own rating alone
     return {name: values[name] for name in sync.fields if name in values}
 
 
@@ -155,9 +164,15 @@ def content_hash(scene: Scene, sync: SyncConfig) -> str:
         scene.tags,
         scene.files,
         scene.screenshot,
+        scene.code,
+        scene.parent_studio,
         sorted(sync.fields),
         sync.studio_collection,
         sync.clear_empty,
+        sync.content_rating,
+        sync.title_format,
+        sync.title_fallback,
+        sorted(name.casefold() for name in sync.ignore_tags),
     )
     blob = json.dumps(values).encode()
     return hashlib.blake2b(blob, digest_size=16).hexdigest()
@@ -178,6 +193,8 @@ def current_value(item: PlexItem, name: str) -> Any:
         "date": item.originally_available_at or "",
         "studio": item.studio or "",
         "rating": item.user_rating,
+        "year": item.year,
+        "content_rating": item.content_rating or "",
         "performers": clean_tags(item.actors),
         "tags": clean_tags(item.genres),
         "collection": clean_tags(item.collections),
@@ -207,6 +224,7 @@ def diff(
     sync: SyncConfig,
     poster_synced: str | None = None,
     read_back: Mapping[str, Remembered] | None = None,
+    owned: Collection[str] = (),
 ) -> Edit:
     """The edit that brings `item` in line with `scene`.
 
@@ -214,7 +232,9 @@ def diff(
     it with the scene's update time); only a new URL makes the poster a candidate,
     and the worker uploads it only when the bytes differ too. `read_back` is what Plex
     was seen to show for values sent before (field -> memory): a field showing that is
-    in sync until Stash changes.
+    in sync until Stash changes. `owned` are the collection tags stashplex added to the
+    item before: one its rule no longer gives (the studio changed) is taken off; collections
+    made in Plex are never touched.
     """
     edit = Edit()
     read_back = read_back or {}
@@ -226,11 +246,13 @@ def diff(
         current = current_value(item, name)
         locked = plex_name in item.locked
         if name == "collection":
-            if wanted is None:
+            keep = {wanted.casefold()} if wanted else set()
+            stale = {n.casefold() for n in owned} - keep
+            has = {c.casefold() for c in current}
+            if not stale & has and (wanted is None or (wanted.casefold() in has and locked)):
                 continue
-            if wanted.casefold() in {c.casefold() for c in current} and locked:
-                continue
-            new = clean_tags([*current, wanted])
+            remaining = [c for c in current if c.casefold() not in stale]
+            new = clean_tags([*remaining, wanted] if wanted else remaining)
             edit.changes.append(FieldChange(name, current, new))
             continue
         if wanted is None:

@@ -23,6 +23,7 @@ from reconciler.models import Scene
 from reconciler.pathmap import PathMap
 from reconciler.plex import fingerprint
 from reconciler.progress import ProgressFn, quiet
+from reconciler.scenefilter import SKIPPED_BY_REQUIRE, skip_reason
 from reconciler.stash import PAGE_SIZE, StashClient
 from reconciler.store import Store, SyncState
 from reconciler.watermark import band_below, newest, poll_from, shifted, west_shift
@@ -51,6 +52,7 @@ class SweepReport:
     queued: int = 0
     unmatched: int = 0
     skipped_dead: int = 0
+    skipped_required: int = 0  # by sync.require or sync.exclude_tags
     unmatched_examples: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -132,6 +134,10 @@ class Engine:
             job = live.get(scene.id)
             if job is not None and job.data.get("scene") == scene.to_dict():
                 continue  # already queued exactly like this: keep its retry count
+            if skip_reason(scene, self.config.sync):
+                if report:
+                    report.skipped_required += 1
+                continue
             if not self._matchable(scene):
                 if report:
                     report.unmatched += 1
@@ -192,6 +198,7 @@ class Engine:
             if self.catalog.newest_stamp is not None:
                 self._advance_plex(self.catalog.newest_stamp)
             self.store.set_setting(CARRIERS_RECORDED, "1")
+            self.store.set_setting(SKIPPED_BY_REQUIRE, str(report.skipped_required))
             self.store.set_setting(FULL_PASS_AT, repr(time.time()))
         return report, chosen_all
 

@@ -21,6 +21,11 @@ class Scene:
     tags: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     screenshot: str | None = None
+    code: str | None = None
+    parent_studio: str | None = None
+    organized: bool = False
+    urls: list[str] = field(default_factory=list)
+    stash_ids: list[str] = field(default_factory=list)  # "endpoint#id" of each StashID
     # Stash ids of what the scene carries: which scenes a deleted object must be taken off
     studio_id: str | None = None
     performer_ids: list[str] = field(default_factory=list)
@@ -59,6 +64,8 @@ class PlexItem:
     originally_available_at: str | None = None
     studio: str | None = None
     user_rating: float | None = None
+    year: int | None = None
+    content_rating: str | None = None
     genres: list[str] = field(default_factory=list)
     actors: list[str] = field(default_factory=list)
     collections: list[str] = field(default_factory=list)

@@ -93,6 +93,8 @@ _RAW = {
     "rating": "user_rating",
     "performers": "actors",
     "tags": "genres",
+    "year": "year",
+    "content_rating": "content_rating",
 }
 
 

@@ -50,10 +50,11 @@ PAGE_SIZE = 250
 RENAMABLE = ("tags", "performers", "studios")
 
 SCENE_FIELDS = """
-    id title details date rating100 updated_at
+    id title code details date rating100 organized urls updated_at
     files { path }
     paths { screenshot }
-    studio { id name }
+    stash_ids { endpoint stash_id }
+    studio { id name parent_studio { id name } }
     performers { id name }
     tags { id name }
 """
@@ -185,6 +186,15 @@ def scene_from_graphql(data: dict[str, Any]) -> Scene:
         tags=[t["name"] for t in data.get("tags") or [] if t.get("name")],
         files=[f["path"] for f in data.get("files") or [] if f.get("path")],
         screenshot=paths.get("screenshot"),
+        code=data.get("code"),
+        parent_studio=(studio.get("parent_studio") or {}).get("name"),
+        organized=bool(data.get("organized")),
+        urls=[u for u in data.get("urls") or [] if u],
+        stash_ids=[
+            f"{s.get('endpoint', '')}#{s['stash_id']}"
+            for s in data.get("stash_ids") or []
+            if s.get("stash_id")
+        ],
         studio_id=str(studio["id"]) if studio.get("id") is not None else None,
         performer_ids=sorted(str(p["id"]) for p in data.get("performers") or [] if "id" in p),
         tag_ids=sorted(str(t["id"]) for t in data.get("tags") or [] if "id" in t),

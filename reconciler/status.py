@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from reconciler.errors import PLEX, STASH
+from reconciler.scenefilter import SKIPPED_BY_REQUIRE
 from reconciler.store import Health, Store
 
 LAST_POLL = "last_poll_at"
@@ -37,5 +38,6 @@ def collect_status(store: Store, now: float | None = None) -> dict[str, Any]:
         "last_poll": last_poll,
         "last_write": _float(store.setting(LAST_WRITE)),
         "plex_paused_since": plex.paused_since,
+        "skipped_by_require": int(store.setting(SKIPPED_BY_REQUIRE) or 0),
         "servers": {health.server: asdict(health) for health in healths},
     }

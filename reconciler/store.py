@@ -128,6 +128,16 @@ class ReadBackMemory(_Model):
         primary_key = pw.CompositeKey("scene_id", "field")
 
 
+class OwnedCollection(_Model):
+    """A collection tag stashplex added to a Plex item: the ones it may take off again."""
+
+    rating_key = pw.IntegerField()
+    name = pw.TextField()
+
+    class Meta:
+        primary_key = pw.CompositeKey("rating_key", "name")
+
+
 @dataclass(frozen=True)
 class SyncedItem:
     """How stashplex left a Plex item when it last synced a scene to it."""
@@ -182,6 +192,7 @@ MODELS = [
     SceneCarrier,
     ServerHealth,
     RefusedLetter,
+    OwnedCollection,
 ]
 CARRIED = {"tags": "tag_ids", "performers": "performer_ids", "studios": "studio_id"}
 
@@ -828,6 +839,20 @@ class Store:
                 ).execute()
         if self._remembering is not None and memory:
             self._remembering.add(scene_id)
+
+    def owned_collections(self, rating_key: int) -> set[str]:
+        """The collection tags stashplex added to this Plex item (and has not taken off)."""
+        with self.reading():
+            rows = OwnedCollection.select().where(OwnedCollection.rating_key == int(rating_key))
+            return {row.name for row in rows}
+
+    def own_collections(self, rating_key: int, names: Iterable[str]) -> None:
+        """Record `names` as every collection tag stashplex owns on this item now."""
+        rating_key = int(rating_key)
+        with self.transaction():
+            OwnedCollection.delete().where(OwnedCollection.rating_key == rating_key).execute()
+            for name in sorted(set(names)):
+                OwnedCollection.replace(rating_key=rating_key, name=name).execute()
 
     def oldest_queued(self) -> OldestJob | None:
         with self.reading():

@@ -354,6 +354,7 @@ class Worker:
                     self.config.sync,
                     entry.state.poster_source if entry.state else None,
                     self.store.read_back(entry.scene.id),
+                    self.store.owned_collections(item.rating_key),
                 )
             except StashplexError as exc:
                 entry.error = exc
@@ -437,6 +438,7 @@ class Worker:
             self.catalog.note(after)
             if changed and entry.edit is not None:
                 self._remember_read_back(entry, after)
+                self._own_collections(entry)
         values = {
             "stash_updated_at": entry.scene.updated_at,
             "rating_key": entry.rating_key,
@@ -450,6 +452,18 @@ class Worker:
             values["poster_source"] = entry.scene.screenshot
             values["poster_hash"] = entry.poster_hash
         return _Outcome(entry, values=values, changed=changed)
+
+    def _own_collections(self, entry: Planned) -> None:
+        """The collection tags this write added become stashplex's; those it took off are not."""
+        change = next((c for c in entry.edit.changes if c.field == "collection"), None)
+        if change is None:
+            return
+        before = {name.casefold() for name in change.old}
+        after = {name.casefold(): name for name in change.new}
+        owned = {name for name in self.store.owned_collections(entry.rating_key)
+                 if name.casefold() in after}
+        owned |= {name for key, name in after.items() if key not in before}
+        self.store.own_collections(entry.rating_key, owned)
 
     def _remember_read_back(self, entry: Planned, after: PlexItem) -> None:
         """Where Plex shows a written field otherwise than sent: remember it, say so once."""

@@ -40,7 +40,8 @@ import requests
 from reconciler.emulators.http import EmulatorServer, Request, Response, free_port
 from reconciler.emulators.plex_model import basename_title
 
-TEXT_FIELDS = ("title", "summary", "originallyAvailableAt", "studio", "userRating")
+TEXT_FIELDS = ("title", "summary", "originallyAvailableAt", "studio", "userRating", "year",
+               "contentRating")
 TAG_FIELDS = {"genre": "Genre", "actor": "Role", "collection": "Collection"}
 LOCKS = (*TEXT_FIELDS, *TAG_FIELDS, "thumb")
 _PAGE_HEADERS = ("X-Plex-Container-Start", "X-Plex-Container-Size")

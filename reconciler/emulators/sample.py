@@ -175,7 +175,11 @@ def _synced_item(scene: dict, plex_path: str) -> dict:
         "genres": scene["tags"],
         "actors": scene["performers"],
         "collections": [scene["studio"]],
+        "year": int(scene["date"][:4]),
+        "content_rating": "XXX",
         "locked": [
+            "year",
+            "contentRating",
             "title",
             "summary",
             "studio",

@@ -14,6 +14,8 @@ ALL_LOCKED = {
     "actor",
     "genre",
     "collection",
+    "year",
+    "contentRating",
 }
 
 
@@ -46,6 +48,8 @@ def item(**fields):
         actors=["Bo", "Ann"],
         genres=["Summer", "Outdoor"],
         collections=["Acme"],
+        year=2024,
+        content_rating="XXX",
         locked=set(ALL_LOCKED),
     )
     base.update(fields)
@@ -108,7 +112,7 @@ def test_empty_stash_field_leaves_plex_alone_by_default():
 
 def test_clear_empty_clears_plex_values_but_never_the_title():
     empty = scene(title=None, details="", tags=[], rating100=None)
-    edit = diff(empty, item(), SyncConfig(clear_empty=True))
+    edit = diff(empty, item(), SyncConfig(clear_empty=True, title_fallback="none"))
     assert changed(edit) == {
         "summary": ("Sun.", ""),
         "tags": (("Outdoor", "Summer"), ()),
@@ -188,3 +192,31 @@ def test_a_synced_poster_without_its_lock_asks_for_the_lock():
     locked = diff(scene(screenshot=shot), with_lock, SyncConfig(), poster_synced=shot)
     assert unlocked.lock_poster and unlocked.poster is None
     assert not locked
+
+
+def test_year_comes_from_the_date_and_content_rating_from_the_setting():
+    plex = item(year=None, content_rating=None, locked=ALL_LOCKED - {"year", "contentRating"})
+    edit = diff(scene(date="2021-03-04"), plex, SyncConfig(fields=["year", "content_rating"]))
+    assert changed(edit) == {"year": (None, 2021), "content_rating": ("", "XXX")}
+
+
+def test_an_empty_content_rating_setting_leaves_plex_alone_even_with_clear_empty():
+    plex = item(content_rating="R", locked=set())
+    sync = SyncConfig(fields=["content_rating"], content_rating="", clear_empty=True)
+    assert not diff(scene(), plex, sync)
+
+
+def test_no_date_leaves_the_year_alone_unless_clear_empty():
+    plex = item(year=2019)
+    assert not diff(scene(date=None), plex, SyncConfig(fields=["year"]))
+    edit = diff(scene(date=None), plex, SyncConfig(fields=["year"], clear_empty=True))
+    assert changed(edit) == {"year": (2019, "")}
+
+
+def test_an_owned_collection_the_studio_no_longer_gives_is_taken_off():
+    plex = item(collections=["Acme", "Mine"])
+    edit = diff(scene(studio="Beta"), plex, SyncConfig(fields=["collection"]), owned={"Acme"})
+    assert changed(edit) == {"collection": (("Acme", "Mine"), ("Beta", "Mine"))}
+    edit = diff(scene(studio=None), plex, SyncConfig(fields=["collection"]), owned={"acme"})
+    assert changed(edit) == {"collection": (("Acme", "Mine"), ("Mine",))}
+    assert not diff(scene(studio="Acme"), plex, SyncConfig(fields=["collection"]), owned={"Acme"})
