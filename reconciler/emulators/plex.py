@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from . import plex_meta, plex_xml
-from .http import EmulatorServer, Request, Response
+from .http import EmulatorServer, Request, Response, parse_latency
 from .plex_edit import apply_rate, apply_section_edit, check_request_line
 from .plex_model import IMAGES, EditError, PlexItem, PlexLibrary, UnknownKey, _Item
 from .plex_query import parse_query, run_query
@@ -276,6 +276,10 @@ class PlexEmulator(EmulatorServer):
             with self._lock:
                 self._stats[_classify(request.method, request.path)] += 1
         return super()._dispatch(request)
+
+    def latency_kind(self, request: Request) -> str:
+        """The latency model delays requests by the kinds `/_emulator/stats` counts."""
+        return _classify(request.method, request.path)
 
     def _authorized(self, request: Request, params: list[tuple[str, str]]) -> bool:
         if self.token is None:
@@ -560,6 +564,13 @@ def main(argv: list[str] | None = None) -> int:
         default="rest",
         help="how a multi-id read answers when some ids are gone",
     )
+    parser.add_argument(
+        "--latency",
+        type=parse_latency,
+        default={},
+        metavar="KIND=MS,...",
+        help="delay each request of a kind (listing, detail, write, image, other)",
+    )
     args = parser.parse_args(argv)
     emulator = PlexEmulator(
         token=args.token,
@@ -567,6 +578,7 @@ def main(argv: list[str] | None = None) -> int:
         or_groups=not args.no_or_groups,
         missing_in_batch=args.missing_in_batch,
     )
+    emulator.latency = args.latency
     return emulator.serve_until_signalled(args.fixture)
 
 
