@@ -1,7 +1,9 @@
 """The floor: page through both full listings and parse them, nothing else.
 
-Same page sizes and the same GraphQL query as stashplex (`reconciler/stash.py`,
-`reconciler/plex.py`); no diff, no queue, no database. Run in its own process by
+Same page sizes, the same GraphQL query and the same paging by key as stashplex
+(`reconciler/stash.py`, `reconciler/plex.py`: Stash by `id`, Plex by ratingKey, the way a
+real PMS must be paged); no diff, no queue, no database. The two listings are read one
+after the other. Run in its own process by
 `bench/reconcile.py`; prints one JSON line: wall and CPU seconds of the paging alone
 (imports and interpreter start-up excluded), the items read and the requests made.
 
@@ -24,31 +26,28 @@ from reconciler.stash import PAGE_SIZE as STASH_PAGE_SIZE
 
 
 def stash_listing(session: requests.Session, url: str) -> tuple[int, int]:
-    """Every scene, sorted by updated_at, `STASH_PAGE_SIZE` a page: (scenes, requests)."""
-    page, seen, requests_made = 1, 0, 0
+    """Every scene by id, `STASH_PAGE_SIZE` a page, each page asked for as "id greater than
+    the last one read", as stashplex's full pass asks: (scenes, requests)."""
+    last, seen, requests_made = 0, 0, 0
     while True:
         variables = {
-            "filter": {
-                "page": page,
-                "per_page": STASH_PAGE_SIZE,
-                "sort": "updated_at",
-                "direction": "ASC",
-            },
-            "scene_filter": None,
+            "filter": {"page": 1, "per_page": STASH_PAGE_SIZE, "sort": "id", "direction": "ASC"},
+            "scene_filter": {"id": {"value": last, "modifier": "GREATER_THAN"}},
             "ids": None,
         }
         answer = session.post(f"{url}/graphql", json={"query": FIND_SCENES, "variables": variables})
         answer.raise_for_status()
-        data = json.loads(answer.content)["data"]["findScenes"]
+        scenes = json.loads(answer.content)["data"]["findScenes"]["scenes"]
         requests_made += 1
-        seen += len(data["scenes"])
-        if not data["scenes"] or seen >= data["count"]:
+        seen += len(scenes)
+        if len(scenes) < STASH_PAGE_SIZE:
             return seen, requests_made
-        page += 1
+        last = int(scenes[-1]["id"])
 
 
 def plex_listing(session: requests.Session, url: str, libraries: list[str]) -> tuple[int, int]:
-    """Every item of the configured libraries, `LISTING_PAGE_SIZE` a page: (items, requests)."""
+    """Every item of the configured libraries by ratingKey (`sort=id`, then `id>>=` the last
+    one read), `LISTING_PAGE_SIZE` a page, as a client must page a real PMS: (items, requests)."""
     answer = session.get(f"{url}/library/sections")
     answer.raise_for_status()
     sections = [
@@ -57,25 +56,26 @@ def plex_listing(session: requests.Session, url: str, libraries: list[str]) -> t
         if d.attrib.get("title") in libraries
     ]
     seen, requests_made = 0, 1
+    headers = {"X-Plex-Container-Start": "0", "X-Plex-Container-Size": str(LISTING_PAGE_SIZE)}
     for key in sections:
-        start = 0
+        last = None
         while True:
+            after = "" if last is None else f"&id%3E%3E={last}"
             answer = session.get(
-                f"{url}/library/sections/{key}/all?type=1",
-                headers={
-                    "X-Plex-Container-Start": str(start),
-                    "X-Plex-Container-Size": str(LISTING_PAGE_SIZE),
-                },
+                f"{url}/library/sections/{key}/all?type=1&sort=id{after}", headers=headers
             )
             answer.raise_for_status()
             root = ET.fromstring(answer.content)
             requests_made += 1
-            children = [el for el in root if el.tag in ("Video", "Directory")]
-            start += len(children)
+            children = [
+                el
+                for el in root
+                if el.tag in ("Video", "Directory") and el.attrib["ratingKey"] != str(last)
+            ]
             seen += len(children)
-            total = int(root.attrib.get("totalSize") or root.attrib.get("size") or 0)
-            if not children or start >= total:
+            if len(children) < LISTING_PAGE_SIZE - (last is not None):
                 break
+            last = children[-1].attrib["ratingKey"]
     return seen, requests_made
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from reconciler.matching import PathIndex
 from reconciler.models import PlexItem
 from reconciler.pathmap import path_key
-from reconciler.plex import PlexClient, Section, fingerprint
+from reconciler.plex import LISTING_PAGE_SIZE, PlexClient, Section, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -64,23 +65,52 @@ class PlexCatalog:
                     return True
         return False
 
-    def sweep(self) -> Iterator[PlexItem]:
-        """List every item of the configured libraries, rebuilding the index as it goes."""
-        sections = self.sections()
-        index = PathIndex()
-        stamps: dict[int, int] = {}
-        fingerprints: dict[int, str] = {}
-        newest: int | None = None
-        for section in sections:
+    def pages(self) -> Iterator[list[PlexItem]]:
+        """Every item of the configured libraries, a listing page at a time; reads only (the
+        sweep runs it in a thread of its own while Stash is read)."""
+        for section in self.sections():
+            page: list[PlexItem] = []
             for item in self.plex.list_items(section):
-                stamp = self._take(item, index, stamps, fingerprints)
-                newest = stamp if newest is None else max(newest, stamp)
-                yield item
-        # swapped in whole: an interrupted sweep leaves the last complete picture in place
-        self.index, self.stamps, self.fingerprints = index, stamps, fingerprints
-        self.newest_stamp = newest
+                page.append(item)
+                if len(page) == LISTING_PAGE_SIZE:
+                    yield page
+                    page = []
+            if page:
+                yield page
+
+    @contextmanager
+    def rebuilding(self) -> Iterator[Callable[[list[PlexItem]], None]]:
+        """Rebuild the index from listed pages, given to the function this yields.
+
+        While it runs, look-ups see the items listed so far (a whole new picture: nothing of
+        the last one is mixed in); an error or an interruption puts the last complete picture
+        back, so only a sweep that listed everything replaces it.
+        """
+        before = (self.index, self.stamps, self.fingerprints, self.newest_stamp)
+        self.index, self.stamps, self.fingerprints = PathIndex(), {}, {}
+        self.newest_stamp = None
+
+        def take(page: list[PlexItem]) -> None:
+            for item in page:
+                stamp = self._take(item, self.index, self.stamps, self.fingerprints)
+                self.newest_stamp = stamp if self.newest_stamp is None else max(
+                    self.newest_stamp, stamp
+                )
+
+        try:
+            yield take
+        except BaseException:
+            self.index, self.stamps, self.fingerprints, self.newest_stamp = before
+            raise
         self.built = True
         self._refreshed_at = self._clock()
+
+    def sweep(self) -> Iterator[PlexItem]:
+        """List every item of the configured libraries, rebuilding the index as it goes."""
+        with self.rebuilding() as take:
+            for page in self.pages():
+                take(page)
+                yield from page
 
     def build(self) -> None:
         for _ in self.sweep():

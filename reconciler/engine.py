@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ from reconciler.models import Scene
 from reconciler.pathmap import PathMap
 from reconciler.plex import fingerprint
 from reconciler.progress import ProgressFn, quiet
+from reconciler.readahead import END, Readers
 from reconciler.scenefilter import SKIPPED_BY_REQUIRE, skip_reason
 from reconciler.stash import PAGE_SIZE, StashClient
 from reconciler.store import Store, SyncState
@@ -41,6 +43,10 @@ UNCLAIMED_FOR = 3600.0
 RENAMABLE = ("tags", "performers", "studios")
 POLL_PAGE_SIZE = 1000
 UNMATCHED_EXAMPLES = 3
+# pages a sweep's readers may hold before they are compared: enough to keep both listings
+# going when one runs ahead of the other, few enough to bound the memory (250 scenes a page)
+STASH_PAGES_AHEAD = 40
+PLEX_PAGES_AHEAD = 8
 
 
 @dataclass
@@ -165,22 +171,25 @@ class Engine:
     def sweep(
         self, progress: ProgressFn = quiet, dry_run: bool = False
     ) -> tuple[SweepReport, list]:
-        """Every Plex item and every Stash scene; queue what needs work (or return it, dry)."""
+        """Every Plex item and every Stash scene; queue what needs work (or return it, dry).
+
+        Both listings are read at once, each in a thread of its own (`Readers`), while this
+        thread indexes the Plex pages and compares the Stash pages. A Stash page is compared
+        once every scene on it has its Plex item listed (with one library, listed by
+        ratingKey, the first item found for a file is its match for good), or once Plex is
+        listed in full; pages are compared and queued in Stash's order.
+        """
         report = SweepReport()
-        listed = 0
-        for listed, _ in enumerate(self.catalog.sweep(), 1):
-            if listed % 1000 == 0:
-                progress("plex", listed, None)
-        progress("plex", listed, listed)
+        early = len(self.catalog.sections()) == 1
         newest_scene, _ = self.stash.latest("scenes")
         mark_before = newest_scene[0]["updated_at"] if newest_scene else None
         kind_newest = {kind: self.stash.latest(kind, KIND_BASELINE) for kind in RENAMABLE}
         backfill = not dry_run and self.store.setting(CARRIERS_RECORDED) is None
         chosen_all: list[Scene] = []
-        # in id order: an edit during the pass moves no other scene across pages (the next
-        # poll, counted from before the pass, catches the edited one)
-        for scenes, total in self.stash.scenes_by_id(per_page=self.sweep_page_size):
-            report.seen += len(scenes)
+        waiting: deque[list[Scene]] = deque()
+        listed, found, plex_done = 0, 0, False  # found: scenes of waiting[0] with their item
+
+        def compare(scenes: list[Scene]) -> None:
             chosen = self.select(scenes, report)
             if dry_run:
                 chosen_all.extend(chosen)
@@ -189,7 +198,38 @@ class Engine:
             if backfill:
                 self._record_in_sync(scenes, chosen)
             report.queued += len(chosen)
-            progress("stash", report.seen, total)
+
+        with self.catalog.rebuilding() as take, Readers() as reads:
+            reads.add("plex", self.catalog.pages(), PLEX_PAGES_AHEAD)
+            # in id order: an edit during the pass moves no other scene across pages (the next
+            # poll, counted from before the pass, catches the edited one)
+            pages = self.stash.scenes_by_id(per_page=self.sweep_page_size)
+            reads.add("stash", pages, STASH_PAGES_AHEAD)
+            for source, page in reads:
+                if source == "plex":
+                    if page is END:
+                        plex_done = True
+                        progress("plex", listed, listed)
+                    else:
+                        take(page)
+                        listed += len(page)
+                        reads.release("plex")
+                        progress("plex", listed, None)
+                elif page is not END:
+                    scenes, total = page
+                    report.seen += len(scenes)
+                    waiting.append(scenes)
+                    progress("stash", report.seen, total)
+                while waiting:
+                    if not plex_done:
+                        if not early:
+                            break
+                        found = self._listed_from(waiting[0], found)
+                        if found < len(waiting[0]):
+                            break
+                    compare(waiting.popleft())
+                    found = 0
+                    reads.release("stash")
         if not dry_run:
             self._advance(STASH_SCENES, mark_before)
             for kind, (objects, total) in kind_newest.items():
@@ -201,6 +241,16 @@ class Engine:
             self.store.set_setting(SKIPPED_BY_REQUIRE, str(report.skipped_required))
             self.store.set_setting(FULL_PASS_AT, repr(time.time()))
         return report, chosen_all
+
+    def _listed_from(self, scenes: list[Scene], start: int) -> int:
+        """How many of `scenes`, counted on from `start`, have their file listed in Plex."""
+        index, to_plex = self.catalog.index, self.path_map.to_plex
+        count = start
+        for scene in scenes[start:]:
+            if scene.path and not index.lookup(to_plex(scene.path)):
+                break
+            count += 1
+        return count
 
     def _record_in_sync(self, scenes: list[Scene], chosen: list[Scene]) -> None:
         """Once, on a database from before stashplex kept them: what the scenes already in

@@ -18,7 +18,10 @@ class ConfiguredSession(requests.Session):
 
     def __init__(self, verify: bool | str = True, base_url: str | None = None) -> None:
         super().__init__()
-        if verify is True:
+        # a server on plain HTTP has no certificate to check: the environment's bundle would
+        # only cost a stat() of its path on every request
+        plain = base_url is not None and base_url.lower().startswith("http://")
+        if verify is True and not plain:
             verify = (
                 os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
             )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ from reconciler.models import PlexItem, Scene
 from reconciler.pathmap import PathMap
 from reconciler.plex import fingerprint
 from reconciler.progress import ProgressFn, quiet
+from reconciler.readahead import Readers
 from reconciler.readback import read_back, remember
 from reconciler.retry import Backoff, RetryRules
 from reconciler.status import LAST_WRITE
@@ -44,6 +45,11 @@ from reconciler.store import QueuedJob, Store, StoreError, SyncState
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 100
+# covers downloaded before Plex is written for them: Plex's writes take longer than Stash's
+# downloads, so a few keep the writes going; each cover is held in memory until it is sent.
+# One thread downloads them, one at a time: with a probe beside it Stash sees two requests
+# at most (`readahead.STASH_IN_FLIGHT`), and Plex only this thread's one write at a time.
+COVERS_AHEAD = 4
 
 ImageFetcher = Callable[[str], bytes]
 
@@ -374,36 +380,69 @@ class Worker:
 
     def _apply(self, entries: list[Planned], batch: _Batch) -> None:
         """The requests. A server that goes away or refuses the credentials stops the batch:
-        the job in hand takes the error, the jobs after it wait for the server."""
+        the job in hand takes the error, the jobs after it wait for the server.
+
+        The covers are downloaded from Stash a few jobs ahead, in a thread of their own, while
+        this thread writes to Plex (one write at a time, as before)."""
         written: list[Planned] = []
-        for index, entry in enumerate(entries):
-            try:
-                changed = self._send(entry)
-            except StashplexError as exc:
-                self._met(exc)
-                batch.fail(entry, exc)
-                if exc.waits or exc.refused:
-                    for later in entries[index + 1 :]:
-                        batch.fail(later, exc, wait=True)
-                    break
-                continue
-            except Exception as exc:
-                log.exception("unexpected failure on %s", entry.scene.label)
-                batch.fail(entry, UnexpectedError.of(exc))
-                continue
-            if changed:
-                written.append(entry)
-            else:
-                batch.decide(self._done(entry, entry.item, changed=False))
+        with Readers() as reads:
+            reads.add("covers", self._covers(entries), COVERS_AHEAD)
+            covers = iter(reads)
+
+            def cover(entry: Planned) -> bytes:
+                return self._cover(entry, covers, reads)
+
+            for index, entry in enumerate(entries):
+                try:
+                    changed = self._send(entry, cover)
+                except StashplexError as exc:
+                    self._met(exc)
+                    batch.fail(entry, exc)
+                    if exc.waits or exc.refused:
+                        for later in entries[index + 1 :]:
+                            batch.fail(later, exc, wait=True)
+                        break
+                    continue
+                except Exception as exc:
+                    log.exception("unexpected failure on %s", entry.scene.label)
+                    batch.fail(entry, UnexpectedError.of(exc))
+                    continue
+                if changed:
+                    written.append(entry)
+                else:
+                    batch.decide(self._done(entry, entry.item, changed=False))
         if written:
             self._read_back(written, batch)
 
-    def _send(self, entry: Planned) -> bool:
+    def _covers(self, entries: list[Planned]) -> Iterator[tuple[Planned, bytes | Exception]]:
+        """Each entry's cover from Stash, or what downloading it raised, in the entries' order;
+        none after an error that stops the batch (the server is away or refuses the key)."""
+        for entry in entries:
+            if entry.edit is None or entry.edit.poster is None:
+                continue
+            try:
+                yield entry, self.fetch_image(entry.edit.poster)
+            except Exception as exc:
+                yield entry, exc
+                if isinstance(exc, StashplexError) and (exc.waits or exc.refused):
+                    return
+
+    @staticmethod
+    def _cover(entry: Planned, covers: Iterator[tuple[str, Any]], reads: Readers) -> bytes:
+        """The entry's cover, as downloaded ahead (raising what the download raised)."""
+        _, (owner, image) = next(covers)
+        reads.release("covers")
+        assert owner is entry, "covers are read in the entries' order"
+        if isinstance(image, Exception):
+            raise image
+        return image
+
+    def _send(self, entry: Planned, cover: Callable[[Planned], bytes]) -> bool:
         """Write what differs; True when something was sent to Plex."""
         edit, state = entry.edit, entry.state
         wrote = False
         if edit.poster is not None:
-            image = self.fetch_image(edit.poster)
+            image = cover(entry)
             self.gates[STASH].answered()
             entry.poster_hash = hashlib.sha1(image).hexdigest()
             if state is None or state.poster_hash != entry.poster_hash:

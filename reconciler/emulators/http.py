@@ -61,6 +61,18 @@ class Fault:
 CONTROL_PREFIX = "/_emulator/"
 
 
+def parse_latency(text: str) -> dict[str, float]:
+    """`write=20,image=40` (milliseconds per request kind) as seconds per kind."""
+    latency = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, _, millis = part.partition("=")
+        try:
+            latency[kind.strip()] = float(millis) / 1000
+        except ValueError:
+            raise ValueError(f"--latency: {part!r} is not KIND=MILLISECONDS") from None
+    return latency
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -91,6 +103,8 @@ class EmulatorServer:
         self._lock = threading.RLock()
         self.requests: list[tuple[str, str, str]] = []
         self._connections: set[socket.socket] = set()
+        # seconds each request of a kind waits before it is answered (`latency_kind`)
+        self.latency: dict[str, float] = {}
 
     @property
     def url(self) -> str:
@@ -265,6 +279,9 @@ class EmulatorServer:
     def _dispatch(self, request: Request) -> Response | None:
         with self._lock:
             self.requests.append((request.method, request.path, request.query))
+        delay = self.latency.get(self.latency_kind(request)) if self.latency else None
+        if delay and not request.path.startswith(CONTROL_PREFIX):
+            time.sleep(delay)  # the time a real server spends on it; other requests go on
         fault = self._take_fault(request)
         if fault is not None:
             if fault.delay:
@@ -275,6 +292,10 @@ class EmulatorServer:
             return self.handle(request)
         except Exception as exc:  # an emulator bug must show up as a 500, not a hang
             return Response(500, f"{self.name} error: {exc!r}".encode(), "text/plain")
+
+    def latency_kind(self, request: Request) -> str:
+        """Which entry of `latency` delays this request."""
+        return ""
 
     def handle(self, request: Request) -> Response:
         raise NotImplementedError

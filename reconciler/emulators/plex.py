@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from . import plex_meta, plex_xml
-from .http import EmulatorServer, Request, Response
+from .http import EmulatorServer, Request, Response, parse_latency
 from .plex_edit import apply_rate, apply_section_edit, check_request_line
 from .plex_model import IMAGES, EditError, PlexItem, PlexLibrary, UnknownKey, _Item
 from .plex_query import parse_query, run_query
@@ -287,6 +287,10 @@ class PlexEmulator(EmulatorServer):
             with self._lock:
                 self._stats[_classify(request.method, request.path)] += 1
         return super()._dispatch(request)
+
+    def latency_kind(self, request: Request) -> str:
+        """The latency model delays requests by the kinds `/_emulator/stats` counts."""
+        return _classify(request.method, request.path)
 
     def _authorized(self, request: Request, params: list[tuple[str, str]]) -> bool:
         if self.token is None:
@@ -579,6 +583,13 @@ def main(argv: list[str] | None = None) -> int:
         default="ignored",
         help="how a listing filter on an unknown field is answered",
     )
+    parser.add_argument(
+        "--latency",
+        type=parse_latency,
+        default={},
+        metavar="KIND=MS,...",
+        help="delay each request of a kind (listing, detail, write, image, other)",
+    )
     args = parser.parse_args(argv)
     emulator = PlexEmulator(
         token=args.token,
@@ -587,6 +598,7 @@ def main(argv: list[str] | None = None) -> int:
         missing_in_batch=args.missing_in_batch,
         unknown_filters=args.unknown_filters,
     )
+    emulator.latency = args.latency
     return emulator.serve_until_signalled(args.fixture)
 
 

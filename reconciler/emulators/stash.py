@@ -69,7 +69,7 @@ from graphql import (
     validate,
 )
 
-from .http import EmulatorServer, Request, Response
+from .http import EmulatorServer, Request, Response, parse_latency
 from .stash_engine import (
     KINDS,
     OBJECT_DEFAULTS,
@@ -876,6 +876,14 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
         with self._lock:
             self._stats_mark = len(self.requests)
 
+    def latency_kind(self, request: Request) -> str:
+        """The latency model delays requests by the kinds `/_emulator/stats` counts."""
+        if request.path == "/graphql":
+            return "graphql"
+        if re.fullmatch(r"/scene/[^/]+/screenshot", request.path):
+            return "image"
+        return "other"
+
     def _control(self, request: Request) -> Response:
         """JSON control API for a separate-process emulator:
 
@@ -1050,11 +1058,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--clock-offset", type=float, default=0.0, help="seconds added to the clock"
     )
     parser.add_argument("--fixture", help="JSON state to load (a dump() or a hand-written fixture)")
+    parser.add_argument(
+        "--latency",
+        type=parse_latency,
+        default={},
+        metavar="KIND=MS,...",
+        help="delay each request of a kind (graphql, image, other)",
+    )
     args = parser.parse_args(argv)
 
     emulator = StashEmulator(
         api_key=args.api_key, port=args.port or None, tz=args.tz, clock_offset=args.clock_offset
     )
+    emulator.latency = args.latency
     return emulator.serve_until_signalled(args.fixture)
 
 

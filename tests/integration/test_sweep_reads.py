@@ -1,0 +1,120 @@
+"""The full sweep reads Stash and Plex at once, compares in Stash's order, and an interrupted
+sweep leaves the last complete Plex picture in place."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from reconciler.app import App
+from reconciler.config import parse_config
+from reconciler.emulators.plex import PlexEmulator
+from reconciler.emulators.stash import StashEmulator
+from reconciler.errors import StashplexError
+
+pytestmark = pytest.mark.integration
+
+SCENES = 6
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[StashEmulator, PlexEmulator]]:
+    stash = StashEmulator(api_key="key").start()
+    plex = PlexEmulator(token=None).start()
+    plex.add_section("Adult", ["/media"])
+    for n in range(1, SCENES + 1):
+        stash.add_scene(title=f"Scene {n}", files=[f"/data/scene-{n}.mp4"])
+    # Plex scanned the files in the other order: the first scenes' items are listed last
+    for n in range(SCENES, 0, -1):
+        plex.add_item("Adult", f"/media/scene-{n}.mp4")
+    yield stash, plex
+    stash.stop()
+    plex.stop()
+
+
+def make_app(tmp_path, stash: StashEmulator, plex: PlexEmulator, *libraries: str) -> App:
+    config = parse_config(
+        {
+            "stash": {"url": stash.url, "api_key": "key"},
+            "plex": {"url": plex.url, "token": "t", "libraries": ["Adult", *libraries]},
+            "path_map": [{"stash": "/data", "plex": "/media"}],
+            "database": str(tmp_path / "stashplex.db"),
+        },
+        env={},
+    )
+    app = App(config)
+    app.engine.sweep_page_size = 1
+    return app
+
+
+def test_stash_is_read_while_plex_is_still_listing(tmp_path, servers):
+    stash, plex = servers
+    stash_paging = threading.Event()
+    listed_during_stash = []
+    stash_handle, plex_handle = stash.handle, plex.handle
+
+    def stash_side(request):
+        if request.path == "/graphql" and b"FindScenes" in request.body:
+            stash_paging.set()
+        return stash_handle(request)
+
+    def plex_side(request):
+        if request.path == "/library/sections/1/all":
+            # read one after the other, Stash is asked only once Plex has answered: then
+            # this waits in vain and says so
+            listed_during_stash.append(stash_paging.wait(15))
+        return plex_handle(request)
+
+    stash.handle, plex.handle = stash_side, plex_side
+    app = make_app(tmp_path, stash, plex)
+    try:
+        report, _ = app.engine.sweep()
+    finally:
+        app.close()
+    assert report.seen == SCENES and report.queued == SCENES
+    assert listed_during_stash and all(listed_during_stash)
+
+
+def test_scenes_are_compared_and_queued_in_stash_order_whatever_order_plex_lists(
+    tmp_path, servers
+):
+    stash, plex = servers
+    plex.add_section("Other", ["/elsewhere"])
+    app = make_app(tmp_path, stash, plex, "Other")
+    stash.add_scene(title="Outside", files=["/data2/outside.mp4"])
+    try:
+        report, chosen = app.engine.sweep(dry_run=True)
+    finally:
+        app.close()
+    assert [scene.title for scene in chosen] == [f"Scene {n}" for n in range(1, SCENES + 1)]
+    assert (report.seen, report.unmatched) == (SCENES + 1, 1)
+
+
+def test_one_library_in_stash_order_too(tmp_path, servers):
+    stash, plex = servers
+    app = make_app(tmp_path, stash, plex)
+    try:
+        app.engine.sweep()
+        jobs = app.store.claim(100, float("inf"))
+    finally:
+        app.close()
+    assert [job.scene_id for job in jobs] == [str(n) for n in range(1, SCENES + 1)]
+
+
+def test_a_sweep_that_fails_midway_keeps_the_last_complete_plex_picture(tmp_path, servers):
+    stash, plex = servers
+    app = make_app(tmp_path, stash, plex)
+    try:
+        app.engine.sweep()
+        before = app.catalog.index.lookup("/media/scene-1.mp4")
+        plex.add_item("Adult", "/media/new.mp4")
+        # the four `latest` queries pass, then the second page of scenes fails for good
+        stash.inject(status=400, count=100, path_prefix="/graphql", skip=5)
+        with pytest.raises(StashplexError):
+            app.engine.sweep()
+        assert app.catalog.index.lookup("/media/scene-1.mp4") == before
+        assert app.catalog.index.lookup("/media/new.mp4") == []
+    finally:
+        app.close()
