@@ -471,15 +471,20 @@ class Store:
     def complete(self, done: Iterable[tuple[QueuedJob, dict[str, Any]]]) -> None:
         """Jobs whose work is done, with what to remember of each scene, in one transaction.
 
-        A newer change that arrived meanwhile keeps its job queued.
+        A newer change that arrived meanwhile keeps its job queued. `values` may carry
+        `owned_collections`: every collection tag stashplex owns on the item now.
         """
         with self.transaction():
             for job, values in done:
+                values = dict(values)
+                owned = values.pop("owned_collections", None)
                 updated = (
                     SceneState.update(**values).where(SceneState.scene_id == job.scene_id).execute()
                 )
                 if not updated:
                     SceneState.create(scene_id=job.scene_id, **values)
+                if owned is not None:
+                    self._own(values["rating_key"], owned)
                 self._carry(job.scene_id, job.data.get("scene") or {})
                 deleted = (
                     Job.delete().where((Job.id == job.id) & (Job.version == job.version)).execute()
@@ -487,7 +492,7 @@ class Store:
                 if not deleted:
                     Job.update(state=QUEUED).where(Job.id == job.id).execute()
                 DeadLetter.delete().where(DeadLetter.scene_id == job.scene_id).execute()
-            RefusedLetter.delete().where(RefusedLetter.scene_id == job.scene_id).execute()
+                RefusedLetter.delete().where(RefusedLetter.scene_id == job.scene_id).execute()
 
     def reschedule(
         self,
@@ -846,13 +851,12 @@ class Store:
             rows = OwnedCollection.select().where(OwnedCollection.rating_key == int(rating_key))
             return {row.name for row in rows}
 
-    def own_collections(self, rating_key: int, names: Iterable[str]) -> None:
+    def _own(self, rating_key: int, names: Iterable[str]) -> None:
         """Record `names` as every collection tag stashplex owns on this item now."""
         rating_key = int(rating_key)
-        with self.transaction():
-            OwnedCollection.delete().where(OwnedCollection.rating_key == rating_key).execute()
-            for name in sorted(set(names)):
-                OwnedCollection.replace(rating_key=rating_key, name=name).execute()
+        OwnedCollection.delete().where(OwnedCollection.rating_key == rating_key).execute()
+        for name in sorted(set(names)):
+            OwnedCollection.replace(rating_key=rating_key, name=name).execute()
 
     def oldest_queued(self) -> OldestJob | None:
         with self.reading():

@@ -477,7 +477,7 @@ class Worker:
             self.catalog.note(after)
             if changed and entry.edit is not None:
                 self._remember_read_back(entry, after)
-                self._own_collections(entry)
+        owned = self._owned_collections(entry) if changed and entry.edit is not None else None
         values = {
             "stash_updated_at": entry.scene.updated_at,
             "rating_key": entry.rating_key,
@@ -490,19 +490,22 @@ class Worker:
         if entry.poster_hash is not None:
             values["poster_source"] = entry.scene.screenshot
             values["poster_hash"] = entry.poster_hash
+        if owned is not None:
+            values["owned_collections"] = sorted(owned)
         return _Outcome(entry, values=values, changed=changed)
 
-    def _own_collections(self, entry: Planned) -> None:
-        """The collection tags this write added become stashplex's; those it took off are not."""
+    def _owned_collections(self, entry: Planned) -> set[str] | None:
+        """The collection tags stashplex owns on the item after this write (recorded with the
+        job's outcome): those it added, and none it took off. None: the write left them."""
         change = next((c for c in entry.edit.changes if c.field == "collection"), None)
         if change is None:
-            return
+            return None
         before = {name.casefold() for name in change.old}
         after = {name.casefold(): name for name in change.new}
         owned = {name for name in self.store.owned_collections(entry.rating_key)
                  if name.casefold() in after}
         owned |= {name for key, name in after.items() if key not in before}
-        self.store.own_collections(entry.rating_key, owned)
+        return owned
 
     def _remember_read_back(self, entry: Planned, after: PlexItem) -> None:
         """Where Plex shows a written field otherwise than sent: remember it, say so once."""
