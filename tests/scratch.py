@@ -55,6 +55,18 @@ class Claimed:
     original: dict[str, Any] = field(default_factory=dict)
 
 
+def control_call(request: Request, call: Any) -> Response | None:
+    """Answer the tests' `/_emulator/call` set-up requests with `call`; None for any other."""
+    if request.path != "/_emulator/call" or request.method != "POST":
+        return None
+    payload = json.loads(request.body or b"{}")
+    try:
+        result = call(payload["method"], *payload.get("args", []), **payload.get("kwargs", {}))
+    except (KeyError, ValueError, TypeError, requests.RequestException) as exc:
+        return _json({"error": f"{type(exc).__name__}: {exc}"}, 400)
+    return _json({"result": result})
+
+
 def _json(data: Any, status: int = 200) -> Response:
     return Response(status, json.dumps(data).encode(), "application/json")
 
@@ -119,15 +131,7 @@ class ScratchPlexProxy(EmulatorServer):
     # -- the control endpoint ----------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
-        if request.path == "/_emulator/call" and request.method == "POST":
-            payload = json.loads(request.body or b"{}")
-            try:
-                result = self._call(payload["method"], *payload.get("args", []),
-                                    **payload.get("kwargs", {}))
-            except (KeyError, ValueError, TypeError, requests.RequestException) as exc:
-                return _json({"error": f"{type(exc).__name__}: {exc}"}, 400)
-            return _json({"result": result})
-        return self._proxied(request)
+        return control_call(request, self._call) or self._proxied(request)
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if method == "add_section":

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import requests
 
 from reconciler.emulators.http import EmulatorServer, Request, Response
-from tests.scratch import REAL_STASH
+from tests.scratch import REAL_STASH, control_call
 
 KINDS = {"tags": "tag", "performers": "performer", "studios": "studio"}
 _SCREENSHOT = re.compile(r"^/scene/([^/]+)/screenshot$")
@@ -113,14 +113,9 @@ class ScratchStashProxy(EmulatorServer):
     # -- the control endpoint ----------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
-        if request.path == "/_emulator/call" and request.method == "POST":
-            payload = json.loads(request.body or b"{}")
-            try:
-                result = self._call(payload["method"], *payload.get("args", []),
-                                    **payload.get("kwargs", {}))
-            except (KeyError, ValueError, TypeError, requests.RequestException) as exc:
-                return _json({"error": f"{type(exc).__name__}: {exc}"}, 400)
-            return _json({"result": result})
+        answered = control_call(request, self._call)
+        if answered is not None:
+            return answered
         if request.path == "/graphql" and request.method == "POST":
             return self._graphql(request)
         if m := _SCREENSHOT.match(request.path):

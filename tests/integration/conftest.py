@@ -260,6 +260,16 @@ def world(tmp_path) -> Iterator:
 
 
 @pytest.fixture
+def stash_clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def plex_clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
 def clock() -> Clock:
     return Clock(time.time() + 1)  # jobs queued just now are due
 

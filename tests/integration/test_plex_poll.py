@@ -72,16 +72,6 @@ class World:
 
 
 @pytest.fixture
-def stash_clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def plex_clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def make_world(tmp_path, stash_clock, plex_clock) -> Iterator:
     made: list[World] = []
 

@@ -65,16 +65,6 @@ class World:
 
 
 @pytest.fixture
-def stash_clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def plex_clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def world(tmp_path, stash_clock, plex_clock) -> Iterator[World]:
     stash = StashEmulator(api_key=STASH_KEY, now=stash_clock).start()
     plex = PlexEmulator(token=PLEX_TOKEN, clock=plex_clock).start()
