@@ -1,6 +1,6 @@
 """What StashPlexAgent users see in Plex, written by `--reconcile-all` against both emulators:
-year, content rating and the title template (issue 12 §3), and which scenes and tags are
-synced at all (§4). Each test checks what Plex shows, that a second run writes nothing, and
+year, content rating and the title template, and which scenes and tags are
+synced at all. Each test checks what Plex shows, that a second run writes nothing, and
 what a change on the Stash side does."""
 
 from __future__ import annotations
