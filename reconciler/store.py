@@ -474,8 +474,10 @@ class Store:
         A newer change that arrived meanwhile keeps its job queued. `values` may carry
         `owned_collections`: every collection tag stashplex owns on the item now.
         """
+        finished: list[str] = []
         with self.transaction():
             for job, values in done:
+                finished.append(job.scene_id)
                 values = dict(values)
                 owned = values.pop("owned_collections", None)
                 updated = (
@@ -491,8 +493,11 @@ class Store:
                 )
                 if not deleted:
                     Job.update(state=QUEUED).where(Job.id == job.id).execute()
-                DeadLetter.delete().where(DeadLetter.scene_id == job.scene_id).execute()
-                RefusedLetter.delete().where(RefusedLetter.scene_id == job.scene_id).execute()
+            # a scene written successfully leaves the dead-letter queue: one statement a table
+            for start in range(0, len(finished), 500):
+                chunk = finished[start : start + 500]
+                DeadLetter.delete().where(DeadLetter.scene_id.in_(chunk)).execute()
+                RefusedLetter.delete().where(RefusedLetter.scene_id.in_(chunk)).execute()
 
     def reschedule(
         self,
@@ -845,11 +850,17 @@ class Store:
         if self._remembering is not None and memory:
             self._remembering.add(scene_id)
 
-    def owned_collections(self, rating_key: int) -> set[str]:
-        """The collection tags stashplex added to this Plex item (and has not taken off)."""
+    def owned_collections(self, rating_keys: Iterable[int]) -> dict[int, set[str]]:
+        """The collection tags stashplex added to these Plex items (and has not taken off)."""
+        keys = list(dict.fromkeys(int(k) for k in rating_keys))
+        found: dict[int, set[str]] = {}
         with self.reading():
-            rows = OwnedCollection.select().where(OwnedCollection.rating_key == int(rating_key))
-            return {row.name for row in rows}
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                query = OwnedCollection.select().where(OwnedCollection.rating_key.in_(chunk))
+                for row in query:
+                    found.setdefault(row.rating_key, set()).add(row.name)
+        return found
 
     def _own(self, rating_key: int, names: Iterable[str]) -> None:
         """Record `names` as every collection tag stashplex owns on this item now."""

@@ -87,6 +87,7 @@ class Planned:
     edit: Edit | None = None
     error: StashplexError | None = None
     poster_hash: str | None = None
+    owned: frozenset[str] = frozenset()  # collection tags stashplex owns on the item
 
     @property
     def rating_key(self) -> int | None:
@@ -340,6 +341,7 @@ class Worker:
         items = self.plex.fetch_items([entry.rating_key for entry in matched])
         self.gates[PLEX].answered()
         states = self.store.scene_states(entry.scene.id for entry in matched)
+        owned = self.store.owned_collections(entry.rating_key for entry in matched)
         for entry in matched:
             item = items.get(entry.rating_key)
             if item is None:
@@ -350,6 +352,7 @@ class Worker:
                 )
                 continue
             entry.item = item
+            entry.owned = frozenset(owned.get(item.rating_key, ()))
             state = states.get(entry.scene.id)
             # what was uploaded is known per item: a moved file's new item needs the poster again
             entry.state = state if state and state.rating_key == item.rating_key else None
@@ -360,7 +363,7 @@ class Worker:
                     self.config.sync,
                     entry.state.poster_source if entry.state else None,
                     self.store.read_back(entry.scene.id),
-                    self.store.owned_collections(item.rating_key),
+                    entry.owned,
                 )
             except StashplexError as exc:
                 entry.error = exc
@@ -502,8 +505,7 @@ class Worker:
             return None
         before = {name.casefold() for name in change.old}
         after = {name.casefold(): name for name in change.new}
-        owned = {name for name in self.store.owned_collections(entry.rating_key)
-                 if name.casefold() in after}
+        owned = {name for name in entry.owned if name.casefold() in after}
         owned |= {name for key, name in after.items() if key not in before}
         return owned
 
