@@ -123,6 +123,19 @@ def test_an_edit_in_stash_reaches_plex_in_one_poll(world, stash_clock):
     assert world.writes() == 1  # one PUT, no poster: the screenshot did not change
 
 
+def test_a_scene_fixed_in_stash_leaves_the_dead_letter_queue_when_written(world, stash_clock):
+    world.stash.update_scene("2", date="2023-02-30")
+    assert world.app.reconcile_all().dead == 1
+    assert [letter.scene_id for letter in world.app.store.dead_letters()] == ["2"]
+    stash_clock.tick()
+    world.stash.update_scene("2", date="2023-02-28")
+
+    report, result = world.poll_and_drain()
+
+    assert result.applied == 1 and world.item("2").originally_available_at == "2023-02-28"
+    assert world.app.store.dead_letters() == []
+
+
 def test_tag_removal_and_performer_addition(world, stash_clock):
     synced(world)
     stash_clock.tick()
