@@ -22,7 +22,7 @@ from plexapi.utils import joinArgs
 
 from reconciler.config import MIN_REQUEST_BYTES, SYNC_FIELDS, PlexConfig, tls_verify
 from reconciler.diff import NOT_ON_EPISODES, Edit
-from reconciler.editplan import EditPlan, plan_edit, query_size, single_request
+from reconciler.editplan import EditPlan, plan_edit, query_size
 from reconciler.errors import (
     LibraryNotFound,
     PlexNotFound,
@@ -116,11 +116,6 @@ def fingerprint(item: PlexItem) -> str:
         [item.title, item.summary, item.studio or "", item.originally_available_at or "", rating]
     )
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-
-
-def edit_args(item: PlexItem, edit: Edit) -> dict[str, Any]:
-    """The query arguments of one PUT that applies all of `edit` to `item`, every field locked."""
-    return single_request(_item_args(item), edit)
 
 
 def _item_args(item: PlexItem) -> dict[str, Any]:
