@@ -61,6 +61,8 @@ _CALLABLE = {
     "agent_refresh",
     "item",
     "items",
+    "stage_item",
+    "scans",
 }
 
 
@@ -182,6 +184,8 @@ class PlexEmulator(EmulatorServer):
         self.missing_in_batch = missing_in_batch
         self.unknown_filters = unknown_filters
         self._maintenance: str | None = None
+        self._staged: list[tuple[str | int, list[str], str | None, dict[str, Any]]] = []
+        self._scans: list[tuple[int, str | None]] = []
         self._stats: Counter[str] = Counter()
         self._cache: dict[tuple[Any, ...], list[_Item]] = {}
 
@@ -227,6 +231,41 @@ class PlexEmulator(EmulatorServer):
         if user_rating is not None:
             fields["user_rating"] = user_rating
         return self.library.add_item(section, files, title, **fields)
+
+    def stage_item(
+        self, section: str | int, files: str | list[str], title: str | None = None, **fields: Any
+    ) -> None:
+        """A file on disk that Plex has not scanned yet: no listing shows it until a scan of
+        its library (or of a folder holding it) adds it, as `add_item` would."""
+        paths = [files] if isinstance(files, str) else list(files)
+        with self.library.lock:
+            self._staged.append((section, paths, title, fields))
+
+    def scans(self) -> list[tuple[int, str | None]]:
+        """The scans asked for: (library key, the folder, or None for the whole library)."""
+        with self.library.lock:
+            return list(self._scans)
+
+    def _scan(self, section_key: int, folder: str | None) -> None:
+        """`GET|POST /library/sections/{id}/refresh[?path=<folder>]` (plexapi's
+        `LibrarySection.update(path=)` sends the GET; `shared/reference/plex-http.md` §2, §5
+        and checklist item 9). A real PMS answers at once and scans afterwards, so new items
+        show up a while later; the emulator adds the staged items of that library lying in
+        the folder (or below it) before it answers, which a client must not count on."""
+        with self.library.lock:
+            self._scans.append((section_key, folder))
+            prefix = None if folder is None else folder.rstrip("/") + "/"
+            kept = []
+            for staged in self._staged:
+                section, paths, title, fields = staged
+                inside = self.library.section(section).key == section_key and (
+                    prefix is None or paths[0].startswith(prefix)
+                )
+                if inside:
+                    self.library.add_item(section, paths, title, **fields)
+                else:
+                    kept.append(staged)
+            self._staged = kept
 
     def item(self, rating_key: int | str) -> PlexItem:
         with self.library.lock:
@@ -373,7 +412,10 @@ class PlexEmulator(EmulatorServer):
                     else ""
                 )
                 return _xml(plex_xml.empty_container(lib, section, meta))
-            if sub == "refresh" and method in ("GET", "POST", "DELETE"):
+            if sub == "refresh" and method in ("GET", "POST"):
+                self._scan(key, dict(params).get("path"))
+                return _empty()
+            if sub == "refresh" and method == "DELETE":
                 return _empty()
             if sub and method == "GET":
                 wanted = dict(params).get("type")

@@ -663,3 +663,32 @@ def test_posting_held_poster_bytes_reselects_them_only_when_the_switch_says_so(
     held = emu.item(key)
     assert held.poster_sha1 == hashlib.sha1(first if reselect else second).hexdigest()
     assert len(item.posters()) == 2
+
+
+def test_a_folder_scan_through_plexapi_adds_the_staged_items_of_that_folder(
+    emu: PlexEmulator,
+) -> None:
+    emu.stage_item("Movies", "/data/movies/new/a.mp4", title="A")
+    emu.stage_item("Movies", "/data/movies/other/b.mp4", title="B")
+    section = connect(emu).library.section("Movies")
+    assert section.all() == []
+
+    section.update(path="/data/movies/new")  # GET /library/sections/1/refresh?path=...
+
+    assert [movie.title for movie in section.all()] == ["A"]
+    assert emu.scans() == [(1, "/data/movies/new")]
+    assert count(emu, "GET", "/library/sections/1/refresh") == 1
+    section.update()
+    assert sorted(movie.title for movie in section.all()) == ["A", "B"]
+    assert emu.scans()[-1] == (1, None)
+
+
+def test_several_items_may_hold_the_same_file(emu: PlexEmulator) -> None:
+    first = emu.add_item("Movies", "/data/movies/same.mp4", title="One")
+    second = emu.add_item("Movies", "/data/movies/same.mp4", title="Two")
+
+    listed = connect(emu).library.section("Movies").all()
+
+    assert [(m.ratingKey, m.locations) for m in listed] == [
+        (first, ["/data/movies/same.mp4"]), (second, ["/data/movies/same.mp4"])
+    ]
