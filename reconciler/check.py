@@ -2,7 +2,8 @@
 
 Beyond answering servers, it takes up to 200 Stash scenes, maps their paths and
 looks for them in Plex's listing; when few are found it proposes the `path_map`
-that would find them (see `pathguess`).
+that would find them (see `pathguess`). With `match: filename` it looks for their file
+names instead, and needs no `path_map`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 
 from reconciler.config import Config
 from reconciler.errors import StashplexError
+from reconciler.matching import BY_FILENAME, file_name
 from reconciler.pathguess import SAMPLE_SIZE, Proposal, matched, propose
 from reconciler.pathmap import PathMap, path_key
 from reconciler.plex import PlexClient, Section
@@ -135,7 +137,21 @@ def _check_sample(
     fail: Callable[[str], None],
     say: Callable[[str], None],
 ) -> bool:
-    """Whether most sampled Stash files are found in Plex under the configured path_map."""
+    """Whether most sampled Stash files are found in Plex under the configured path_map (or
+    by their names, with `match: filename`)."""
+    if config.match == BY_FILENAME:
+        names = {file_name(file) for file in plex_files}
+        found_names = [path for path in sample if file_name(path) in names]
+        counted = f"{len(found_names)} of {len(sample)} sampled Stash scenes found in Plex"
+        if len(found_names) * 2 >= len(sample):
+            ok(f"match: filename: {counted} by file name")
+            return True
+        missing = next(path for path in sample if path not in found_names)
+        fail(
+            f"match: filename: {counted} by file name; e.g. no file named "
+            f"{missing.replace(chr(92), '/').rsplit('/', 1)[-1]!r} in plex.libraries"
+        )
+        return False
     path_map = PathMap((m.stash, m.plex) for m in config.path_map)
     keys = {path_key(file) for file in plex_files}
     found = matched(sample, keys, path_map)

@@ -408,21 +408,22 @@ def _dry_run(app, progress) -> int:
     report, scenes = app.engine.sweep(progress, dry_run=True)
     changes = 0
     for planned in app.worker.preview(scenes):
-        scene, outcome = planned.scene, planned.edit
+        scene = planned.scene
         if planned.error is not None:
             print(f"{scene.label}: would fail: {planned.error}")
             continue
-        if not outcome:
-            continue
-        changes += 1
-        print(f"{scene.label} -> Plex item {planned.rating_key}")
-        for change in outcome.changes:
-            note = " (lock only)" if change.lock_only else ""
-            print(f"    {change.field}: {_show(change.old)} -> {_show(change.new)}{note}")
-        if outcome.poster:
-            print("    poster: new screenshot from Stash")
-        elif outcome.lock_poster:
-            print("    poster: (lock only)")
+        parts = [part for part in planned.parts() if part.edit]
+        changes += bool(parts)
+        for part in parts:  # each Plex item holding one of the scene's files
+            outcome = part.edit
+            print(f"{scene.label} -> Plex item {part.rating_key}")
+            for change in outcome.changes:
+                note = " (lock only)" if change.lock_only else ""
+                print(f"    {change.field}: {_show(change.old)} -> {_show(change.new)}{note}")
+            if outcome.poster:
+                print("    poster: new screenshot from Stash")
+            elif outcome.lock_poster:
+                print("    poster: (lock only)")
     print(
         f"dry run: {report.seen} scenes seen, {changes} would be updated, "
         f"{report.unmatched} unmatched; nothing was written"

@@ -26,6 +26,7 @@ from reconciler.envconfig import (
     naming_the_variable,
 )
 from reconciler.errors import ConfigError
+from reconciler.matching import BY_PATH, MATCH_MODES
 from reconciler.pathmap import path_key
 
 SYNC_FIELDS = (
@@ -80,6 +81,7 @@ class PlexConfig:
     verify_ssl: bool = True
     ca_bundle: str = ""
     max_request_bytes: int = 7000
+    scan_missing: bool = False  # ask Plex to scan the folder of a file it does not have
 
 
 @dataclass
@@ -148,6 +150,7 @@ class Config:
     stash: StashConfig = field(default_factory=StashConfig)
     plex: PlexConfig = field(default_factory=PlexConfig)
     path_map: list[PathMapping] = field(default_factory=list)
+    match: str = BY_PATH  # how a Stash file finds its Plex items: "path" or "filename"
     sync: SyncConfig = field(default_factory=SyncConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     retry: RetryConfig = field(default_factory=RetryConfig)
@@ -243,6 +246,10 @@ def _check(config: Config) -> None:
         raise ConfigError("plex.libraries: expected at least one library title")
     if any(not title.strip() for title in config.plex.libraries):
         raise ConfigError("plex.libraries: library titles must not be empty")
+    if config.match not in MATCH_MODES:
+        raise ConfigError(
+            f"match: expected {' or '.join(MATCH_MODES)}, got {config.match!r}"
+        )
     seen: dict[str, int] = {}
     for i, mapping in enumerate(config.path_map):
         if not mapping.stash or not mapping.plex:

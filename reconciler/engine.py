@@ -20,6 +20,7 @@ from reconciler.catalog import PlexCatalog
 from reconciler.config import Config
 from reconciler.diff import content_hash
 from reconciler.errors import StashplexError
+from reconciler.matching import BY_FILENAME, candidates, file_name, looked_for
 from reconciler.models import Scene
 from reconciler.pathmap import PathMap
 from reconciler.plex import fingerprint
@@ -27,7 +28,7 @@ from reconciler.progress import ProgressFn, quiet
 from reconciler.readahead import END, Readers
 from reconciler.scenefilter import SKIPPED_BY_REQUIRE, skip_reason
 from reconciler.stash import PAGE_SIZE, StashClient
-from reconciler.store import Store, SyncState
+from reconciler.store import ItemState, Store, SyncState
 from reconciler.watermark import band_below, newest, poll_from, shifted, west_shift
 
 log = logging.getLogger(__name__)
@@ -98,28 +99,44 @@ class Engine:
 
     # -- deciding --------------------------------------------------------------
 
-    def _needs_sync(self, scene: Scene, state: SyncState | None) -> bool:
-        """False when neither side changed since the last successful sync of this scene."""
+    def _found(self, stash_path: str) -> list[tuple[int, int]]:
+        return candidates(stash_path, self.catalog.index, self.path_map, self.config.match)
+
+    def _needs_sync(
+        self, scene: Scene, state: SyncState | None, items: dict[int, ItemState]
+    ) -> bool:
+        """False when neither side changed since the last successful sync of this scene: the
+        same Stash version, and each item holding one of its files as stashplex left it (a
+        file Plex does not list yet is no change; the Plex poll claims its item later)."""
         if state is None:
             return True
         if state.content_hash != content_hash(scene, self.config.sync):
             return True
         if state.stash_updated_at != scene.updated_at:
             return True
-        found = self.catalog.index.lookup(self.path_map.to_plex(scene.path or ""))
-        if not found:
+        keys = [found[0][0] for found in map(self._found, scene.files) if found]
+        if not keys:
             return True
-        rating_key = found[0][0]
-        return state.rating_key != rating_key or not self.catalog.unchanged_since_sync(
-            rating_key, state.plex_updated_at, state.plex_fingerprint
-        )
+        if keys[0] != state.rating_key:
+            return True  # the first item found is the one the scene's state records
+        for rating_key in keys:
+            left = items.get(rating_key)
+            if left is None or not self.catalog.unchanged_since_sync(
+                rating_key, left.plex_updated_at, left.plex_fingerprint
+            ):
+                return True
+        return False
 
     def _matchable(self, scene: Scene) -> bool:
-        """Scenes whose file lies outside every configured library are not Plex's business."""
-        if not scene.path:
+        """Scenes whose files lie outside every configured library are not Plex's business;
+        matched by file name, those whose names no library holds."""
+        if not scene.files:
             return True
-        plex_path = self.path_map.to_plex(scene.path)
-        return bool(self.catalog.index.lookup(plex_path)) or self.catalog.holds(plex_path)
+        if any(self._found(path) for path in scene.files):
+            return True
+        if self.config.match == BY_FILENAME:
+            return False
+        return any(self.catalog.holds(self.path_map.to_plex(path)) for path in scene.files)
 
     def _dead_already(self, scene: Scene, state: SyncState | None) -> bool:
         """This very version of the scene was dead-lettered: wait for a change or `dlq retry`."""
@@ -133,6 +150,7 @@ class Engine:
         """The scenes among `scenes` that need a job."""
         scenes = list(scenes)
         states = self.store.scene_states(scene.id for scene in scenes)
+        items = self.store.item_states((scene.id for scene in scenes), states)
         live = self.store.jobs_for(scene.id for scene in scenes)
         chosen = []
         for scene in scenes:
@@ -148,14 +166,19 @@ class Engine:
                 if report:
                     report.unmatched += 1
                     if len(report.unmatched_examples) < UNMATCHED_EXAMPLES:
-                        looked_for = self.path_map.to_plex(scene.path or "")
-                        report.unmatched_examples.append((scene.path or "", looked_for))
+                        path = scene.path or ""
+                        wanted = (
+                            looked_for(path, self.path_map, BY_FILENAME)
+                            if self.config.match == BY_FILENAME
+                            else self.path_map.to_plex(path)
+                        )
+                        report.unmatched_examples.append((path, wanted))
                 continue
             if self._dead_already(scene, state):
                 if report:
                     report.skipped_dead += 1
                 continue
-            if self._needs_sync(scene, state):
+            if self._needs_sync(scene, state, items.get(scene.id, {})):
                 chosen.append(scene)
             elif report:
                 report.in_sync += 1
@@ -243,11 +266,10 @@ class Engine:
         return report, chosen_all
 
     def _listed_from(self, scenes: list[Scene], start: int) -> int:
-        """How many of `scenes`, counted on from `start`, have their file listed in Plex."""
-        index, to_plex = self.catalog.index, self.path_map.to_plex
+        """How many of `scenes`, counted on from `start`, have all their files listed in Plex."""
         count = start
         for scene in scenes[start:]:
-            if scene.path and not index.lookup(to_plex(scene.path)):
+            if not all(self._found(path) for path in scene.files):
                 break
             count += 1
         return count
@@ -447,6 +469,18 @@ class Engine:
         """Plex items no Stash scene claimed yet: ratingKey -> [first seen, file]."""
         return json.loads(self.store.setting(UNCLAIMED) or "{}")
 
+    def _scenes_of_file(self, plex_path: str) -> list[Scene]:
+        """The Stash scenes one of whose files is this Plex file (by path, or by name)."""
+        if self.config.match != BY_FILENAME:
+            return self.stash.scenes_by_path(self.path_map.to_stash(plex_path))
+        name = file_name(plex_path)
+        spelled = plex_path.replace("\\", "/").rsplit("/", 1)[-1]
+        return [
+            scene
+            for scene in self.stash.scenes_by_file_name(spelled)
+            if any(file_name(path) == name for path in scene.files)
+        ]
+
     def _claim(self, unclaimed: dict[str, list], now: float) -> list[Scene]:
         """Look new Plex items up in Stash by path; Stash may scan a moved file after Plex did.
 
@@ -457,7 +491,7 @@ class Engine:
             if now - first_seen > UNCLAIMED_FOR or int(key) not in self.catalog.stamps:
                 del unclaimed[key]
                 continue
-            scenes = self.stash.scenes_by_path(self.path_map.to_stash(path))
+            scenes = self._scenes_of_file(path)
             if scenes:
                 found.extend(scenes)
                 del unclaimed[key]

@@ -1,7 +1,10 @@
-"""Finding a scene's Plex item by file path, from an index built by listing the libraries.
+"""Finding a scene's Plex items, from an index built by listing the libraries.
 
 Pure logic: the index is filled by whoever lists Plex (a full sweep pages through
-every library; the Plex poll adds what changed), and `match` applies the rules.
+every library; the Plex poll adds what changed), and `match_items` applies the rules.
+Each of a scene's files is looked up on its own, by its mapped path (`match: path`) or by
+its file name compared without regard to case (`match: filename`, for setups whose paths
+cannot be mapped), so a scene with several files is written to each item that holds one.
 """
 
 from __future__ import annotations
@@ -12,6 +15,15 @@ from reconciler.errors import InvalidSceneData, PlexNotFound, PlexPermanentError
 from reconciler.models import PlexItem, Scene
 from reconciler.pathmap import PathMap, path_key
 
+BY_PATH = "path"
+BY_FILENAME = "filename"
+MATCH_MODES = (BY_PATH, BY_FILENAME)
+
+
+def file_name(path: str) -> str:
+    """A file's name without its folders, in the form names are compared in (case folded)."""
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].casefold()
+
 
 class PathIndex:
     """Plex file path (normal form) -> the items that hold that file."""
@@ -19,6 +31,8 @@ class PathIndex:
     def __init__(self, items: Iterable[PlexItem] = ()) -> None:
         self._by_path: dict[str, list[tuple[int, int]]] = {}
         self._paths_of: dict[int, list[str]] = {}
+        self._by_name: dict[str, list[tuple[int, int]]] = {}
+        self._names_of: dict[int, list[str]] = {}
         for item in items:
             self.add(item)
 
@@ -29,34 +43,93 @@ class PathIndex:
         self._paths_of[item.rating_key] = keys
         for key in keys:
             self._by_path.setdefault(key, []).append((item.rating_key, item.section_id))
+        names = [file_name(file) for file in item.files]
+        self._names_of[item.rating_key] = names
+        for name in names:
+            self._by_name.setdefault(name, []).append((item.rating_key, item.section_id))
 
     def remove(self, rating_key: int) -> None:
-        for key in self._paths_of.pop(rating_key, []):
-            holders = [h for h in self._by_path.get(key, []) if h[0] != rating_key]
-            if holders:
-                self._by_path[key] = holders
-            else:
-                self._by_path.pop(key, None)
+        for keys, table in (
+            (self._paths_of.pop(rating_key, []), self._by_path),
+            (self._names_of.pop(rating_key, []), self._by_name),
+        ):
+            for key in keys:
+                holders = [h for h in table.get(key, []) if h[0] != rating_key]
+                if holders:
+                    table[key] = holders
+                else:
+                    table.pop(key, None)
 
     def lookup(self, plex_path: str) -> list[tuple[int, int]]:
         """(ratingKey, section id) of every item holding this file, lowest ratingKey first."""
         return sorted(set(self._by_path.get(path_key(plex_path), [])))
 
+    def lookup_name(self, name: str) -> list[tuple[int, int]]:
+        """(ratingKey, section id) of every item holding a file of this name, in any folder."""
+        return sorted(set(self._by_name.get(file_name(name), [])))
 
-def match(scene: Scene, index: PathIndex, path_map: PathMap, strict: bool) -> tuple[int, int]:
-    """The (ratingKey, section id) of the scene's Plex item, or the error that says why not."""
-    if not scene.path:
+
+def candidates(
+    stash_path: str, index: PathIndex, path_map: PathMap, by: str = BY_PATH
+) -> list[tuple[int, int]]:
+    """The items that hold one Stash file, lowest ratingKey first."""
+    if by == BY_FILENAME:
+        return index.lookup_name(stash_path)
+    return index.lookup(path_map.to_plex(stash_path))
+
+
+def looked_for(stash_path: str, path_map: PathMap, by: str = BY_PATH) -> str:
+    """How a message names what was looked for in Plex: the mapped path, or the file name."""
+    if by == BY_FILENAME:
+        return f"a file named {file_name(stash_path)!r}"
+    return f"the file {path_map.to_plex(stash_path)!r}"
+
+
+def match_items(
+    scene: Scene, index: PathIndex, path_map: PathMap, strict: bool, by: str = BY_PATH
+) -> list[tuple[int, int]]:
+    """The (ratingKey, section id) of each Plex item holding one of the scene's files, the
+    primary file's first, or the error that says why there is none to write.
+
+    Each file is decided on its own: none found is fine while another file is found (Plex
+    may not have scanned it yet); several items for one file are ambiguous, a permanent error
+    under `strict`, else the lowest ratingKey is taken.
+    """
+    if not scene.files:
         raise InvalidSceneData(f"{scene.label}: missing file path; Stash lists no file for it")
-    plex_path = path_map.to_plex(scene.path)
-    found = index.lookup(plex_path)
-    if not found:
-        raise PlexNotFound(
-            f"{scene.label}: no Plex item has the file {plex_path!r} (not scanned yet?)"
-        )
-    if len(found) > 1 and strict:
-        keys = ", ".join(str(rating_key) for rating_key, _ in found)
-        raise PlexPermanentError(
-            f"{scene.label}: several Plex items hold {plex_path!r} (ratingKeys {keys}); "
-            "with sync.strict_matching: true none is edited"
-        )
-    return found[0]
+    chosen: list[tuple[int, int]] = []
+    for stash_path in scene.files:
+        found = candidates(stash_path, index, path_map, by)
+        if len(found) > 1 and strict:
+            keys = ", ".join(str(rating_key) for rating_key, _ in found)
+            raise PlexPermanentError(
+                f"{scene.label}: several Plex items hold {looked_for(stash_path, path_map, by)}"
+                f" (ratingKeys {keys}); with sync.strict_matching: true none is edited"
+            )
+        if found and found[0] not in chosen:
+            chosen.append(found[0])
+    if not chosen:
+        wanted = " or ".join(looked_for(f, path_map, by) for f in scene.files)
+        raise PlexNotFound(f"{scene.label}: no Plex item has {wanted} (not scanned yet?)")
+    return chosen
+
+
+def match(
+    scene: Scene, index: PathIndex, path_map: PathMap, strict: bool, by: str = BY_PATH
+) -> tuple[int, int]:
+    """The (ratingKey, section id) of the scene's first found Plex item (see `match_items`)."""
+    return match_items(scene, index, path_map, strict, by)[0]
+
+
+def containing_location(folder: str, locations: tuple[str, ...] | list[str]) -> str | None:
+    """`folder` spelled from the library location that holds it (Plex's own spelling of the
+    location, its separators for the rest), or None when no location holds it."""
+    key = path_key(folder)
+    for location in locations:
+        prefix = path_key(location)
+        if key == prefix or key.startswith(prefix.rstrip("/") + "/"):
+            rest = key[len(prefix) :]
+            if "\\" in location:
+                rest = rest.replace("/", "\\")
+            return location.rstrip("/\\") + rest if rest else location
+    return None

@@ -356,6 +356,19 @@ class PlexClient:
             )
         return plan
 
+    def scan_folder(self, section: Section, folder: str) -> None:
+        """Ask Plex to scan one folder of a library for new files (`plex.scan_missing`).
+
+        `GET /library/sections/{id}/refresh?path=<folder>`, as plexapi's
+        `LibrarySection.update(path=)` sends it (`shared/reference/plex-http.md` §2 and §5:
+        the scan runs after the answer, so new items show up a while later)."""
+        key = f"/library/sections/{section.key}/refresh{joinArgs({'path': folder})}"
+        server = self.server
+        self._call(
+            f"asking Plex to scan {folder!r} in library {section.title!r}",
+            lambda: server.query(key, method=server._session.get),
+        )
+
     def upload_poster(
         self, rating_key: int, image: bytes, about: str = "", may_hold: bool = True
     ) -> str | None:

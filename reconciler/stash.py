@@ -498,6 +498,12 @@ class StashClient:
         """Scenes whose file is at `path` (for an item that Plex found before we knew it)."""
         return self.all_scenes({"path": {"value": path, "modifier": "EQUALS"}})
 
+    def scenes_by_file_name(self, name: str) -> list[Scene]:
+        """Scenes a path of which holds `name` (`match: filename`; Stash's INCLUDES compares
+        without regard to case, and a quoted value is one phrase): the caller keeps those
+        whose file name is `name` itself."""
+        return self.all_scenes({"path": {"value": f'"{name}"', "modifier": "INCLUDES"}})
+
     def scenes_carrying(self, kind: str, ids: list[str], per_page: int = PAGE_SIZE) -> list[Scene]:
         """Every scene that carries one of these tags, performers or studios (keyset on id)."""
         criterion = {"value": ids, "modifier": "INCLUDES"}

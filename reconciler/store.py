@@ -1,7 +1,8 @@
 """All of stashplex's state, in one SQLite database (WAL mode), behind peewee.
 
 Tables: the job queue (one live job per scene), the dead-letter queue, the
-watermarks, the per-scene sync state, the tags, performers and studios each synced
+watermarks, the per-scene sync state (with the further Plex items of a scene that has several
+files), when Plex was last asked to scan a folder, the tags, performers and studios each synced
 scene carried, what Plex showed for values it was sent (read-back memory), each server's
 health (its last error and since when, whether work for it is paused), the dead letters a
 refused credential caused (so they come back by themselves once it works), and a small
@@ -148,6 +149,40 @@ class SyncedItem:
     plex_fingerprint: str | None
 
 
+class SceneItem(_Model):
+    """A further Plex item a scene was written to (one holding another of its files), and how
+    stashplex left it; the item of the scene's first found file stays in `SceneState`."""
+
+    scene_id = pw.TextField(index=True)
+    rating_key = pw.IntegerField(index=True)
+    plex_updated_at = pw.IntegerField(null=True)
+    plex_fingerprint = pw.TextField(null=True)
+    poster_source = pw.TextField(null=True)
+    poster_hash = pw.TextField(null=True)
+
+    class Meta:
+        primary_key = pw.CompositeKey("scene_id", "rating_key")
+
+
+class FolderScan(_Model):
+    """When stashplex last asked Plex to scan a folder (`plex.scan_missing`)."""
+
+    folder = pw.TextField(primary_key=True)
+    asked_at = pw.FloatField()
+
+
+@dataclass(frozen=True)
+class ItemState:
+    """How stashplex left one Plex item of a scene: its stamps and the poster it uploaded."""
+
+    scene_id: str
+    rating_key: int
+    plex_updated_at: int | None
+    plex_fingerprint: str | None
+    poster_source: str | None
+    poster_hash: str | None
+
+
 class SceneCarrier(_Model):
     """A tag, performer or studio a synced scene carried when stashplex last wrote it: when
     Stash deletes the object (which moves no scene's `updated_at`), these scenes are re-checked."""
@@ -193,6 +228,8 @@ MODELS = [
     ServerHealth,
     RefusedLetter,
     OwnedCollection,
+    SceneItem,
+    FolderScan,
 ]
 CARRIED = {"tags": "tag_ids", "performers": "performer_ids", "studios": "studio_id"}
 
@@ -472,7 +509,9 @@ class Store:
         """Jobs whose work is done, with what to remember of each scene, in one transaction.
 
         A newer change that arrived meanwhile keeps its job queued. `values` may carry
-        `owned_collections`: every collection tag stashplex owns on the item now.
+        `owned_collections`: every collection tag stashplex owns on the item now, and
+        `items`: the scene's further items (`ItemState` fields, and their own
+        `owned_collections`), which replace those recorded before.
         """
         finished: list[str] = []
         with self.transaction():
@@ -480,6 +519,7 @@ class Store:
                 finished.append(job.scene_id)
                 values = dict(values)
                 owned = values.pop("owned_collections", None)
+                items = values.pop("items", None)
                 updated = (
                     SceneState.update(**values).where(SceneState.scene_id == job.scene_id).execute()
                 )
@@ -487,6 +527,8 @@ class Store:
                     SceneState.create(scene_id=job.scene_id, **values)
                 if owned is not None:
                     self._own(values["rating_key"], owned)
+                if items is not None:
+                    self._keep_items(job.scene_id, items)
                 self._carry(job.scene_id, job.data.get("scene") or {})
                 deleted = (
                     Job.delete().where((Job.id == job.id) & (Job.version == job.version)).execute()
@@ -792,6 +834,57 @@ class Store:
                     found[row.scene_id] = _record(SyncState, row)
         return found
 
+    def _keep_items(self, scene_id: str, items: list[dict[str, Any]]) -> None:
+        """Record the scene's further items as they are now (inside `complete`)."""
+        SceneItem.delete().where(SceneItem.scene_id == scene_id).execute()
+        for values in items:
+            values = dict(values)
+            owned = values.pop("owned_collections", None)
+            SceneItem.create(scene_id=scene_id, **values)
+            if owned is not None:
+                self._own(values["rating_key"], owned)
+
+    def item_states(
+        self, scene_ids: Iterable[str], states: dict[str, SyncState] | None = None
+    ) -> dict[str, dict[int, ItemState]]:
+        """Every Plex item each scene was written to, by ratingKey (its first one included;
+        taken from `states` when the caller has just read them with `scene_states`)."""
+        ids = [str(s) for s in scene_ids]
+        found: dict[str, dict[int, ItemState]] = {}
+        with self.reading():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                if states is None:
+                    query = SceneState.select().where(
+                        SceneState.scene_id.in_(chunk) & SceneState.rating_key.is_null(False)
+                    )
+                    firsts = [_record(ItemState, row) for row in query]
+                else:
+                    firsts = [
+                        ItemState(**{f.name: getattr(states[i], f.name) for f in fields(ItemState)})
+                        for i in chunk
+                        if i in states and states[i].rating_key is not None
+                    ]
+                for first in firsts:
+                    found.setdefault(first.scene_id, {})[first.rating_key] = first
+                if "scene_item" not in self._tables:
+                    continue
+                for row in SceneItem.select().where(SceneItem.scene_id.in_(chunk)):
+                    found.setdefault(row.scene_id, {}).setdefault(
+                        row.rating_key, _record(ItemState, row)
+                    )
+        return found
+
+    def ask_scan(self, folder: str, now: float, every: float) -> bool:
+        """True when Plex was not asked to scan `folder` within `every` seconds; then notes
+        that it is asked now (one database keeps it across runs and processes)."""
+        with self.transaction():
+            row = FolderScan.get_or_none(FolderScan.folder == folder)
+            if row is not None and now - row.asked_at < every:
+                return False
+            FolderScan.replace(folder=folder, asked_at=now).execute()
+        return True
+
     def synced_items(self, rating_keys: Iterable[int]) -> dict[int, list[SyncedItem]]:
         """The sync state of the scenes last written to these Plex items, by ratingKey."""
         keys = list(dict.fromkeys(int(k) for k in rating_keys))
@@ -806,6 +899,14 @@ class Store:
                     SceneState.plex_fingerprint,
                 ).where(SceneState.rating_key.in_(chunk))
                 for row in query:
+                    found.setdefault(row.rating_key, []).append(
+                        SyncedItem(
+                            row.scene_id, row.rating_key, row.plex_updated_at, row.plex_fingerprint
+                        )
+                    )
+                if "scene_item" not in self._tables:
+                    continue
+                for row in SceneItem.select().where(SceneItem.rating_key.in_(chunk)):
                     found.setdefault(row.rating_key, []).append(
                         SyncedItem(
                             row.scene_id, row.rating_key, row.plex_updated_at, row.plex_fingerprint

@@ -1,6 +1,7 @@
 """Draining the queue, one claimed batch at a time, in three steps.
 
-- plan: what each job needs, reading only (match the file, read the items, diff);
+- plan: what each job needs, reading only (match the files, read the items, diff each one:
+  a scene with several files is written to every Plex item holding one of them);
 - apply: the requests (`PlexClient.write`, the cover from Stash, `PlexClient.upload_poster`),
   then one read-back of what was written;
 - record: exactly one outcome per job (completed, rescheduled, waiting or dead-lettered).
@@ -31,16 +32,16 @@ from reconciler.errors import (
     UnexpectedError,
 )
 from reconciler.gate import Gate
-from reconciler.matching import match
+from reconciler.matching import BY_PATH, containing_location, match_items
 from reconciler.models import PlexItem, Scene
 from reconciler.pathmap import PathMap
-from reconciler.plex import fingerprint
+from reconciler.plex import Section, fingerprint
 from reconciler.progress import ProgressFn, quiet
 from reconciler.readahead import Readers
 from reconciler.readback import read_back, remember
 from reconciler.retry import Backoff, RetryRules
 from reconciler.status import LAST_WRITE
-from reconciler.store import QueuedJob, Store, StoreError, SyncState
+from reconciler.store import ItemState, QueuedJob, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ CLAIM_BATCH = 100
 # One thread downloads them, one at a time: with a probe beside it Stash sees two requests
 # at most (`readahead.STASH_IN_FLIGHT`), and Plex only this thread's one write at a time.
 COVERS_AHEAD = 4
+# `plex.scan_missing`: how long a folder Plex was asked to scan is not asked again
+SCAN_EVERY = 600.0
 
 ImageFetcher = Callable[[str], bytes]
 
@@ -78,20 +81,35 @@ class DrainResult:
 
 @dataclass
 class Planned:
-    """One scene's way through the steps; `error` set means its outcome is a failure."""
+    """One scene's way through the steps; `error` set means its outcome is a failure.
+
+    It is the scene's first Plex item (the primary file's when Plex has it); `others` holds
+    one Planned per further item, each with its own diff, poster check and read-back, and the
+    job's one outcome covers them all."""
 
     scene: Scene
     job: QueuedJob | None = None
     item: PlexItem | None = None
-    state: SyncState | None = None
+    state: ItemState | None = None
     edit: Edit | None = None
     error: StashplexError | None = None
     poster_hash: str | None = None
     owned: frozenset[str] = frozenset()  # collection tags stashplex owns on the item
+    others: list[Planned] = field(default_factory=list)
+    recorded: frozenset[int] = frozenset()  # the items the database holds for the scene
+    wrote: bool = False
 
     @property
     def rating_key(self) -> int | None:
         return self.item.rating_key if self.item is not None else None
+
+    def parts(self) -> list[Planned]:
+        """This item and the scene's further ones."""
+        return [self, *self.others]
+
+    @property
+    def needs_cover(self) -> bool:
+        return any(p.edit is not None and p.edit.poster is not None for p in self.parts())
 
 
 @dataclass
@@ -335,49 +353,98 @@ class Worker:
             for entry in missing:
                 entry.error = None
             self._match(missing)
+            if self.config.plex.scan_missing and self.config.match == BY_PATH:
+                self._ask_scans([e for e in missing if isinstance(e.error, PlexNotFound)])
         matched = [entry for entry in entries if entry.error is None]
         if not matched:
             return
-        items = self.plex.fetch_items([entry.rating_key for entry in matched])
+        items = self.plex.fetch_items([part.rating_key for e in matched for part in e.parts()])
         self.gates[PLEX].answered()
-        states = self.store.scene_states(entry.scene.id for entry in matched)
-        owned = self.store.owned_collections(entry.rating_key for entry in matched)
+        states = self.store.item_states(entry.scene.id for entry in matched)
+        owned = self.store.owned_collections(
+            part.rating_key for entry in matched for part in entry.parts()
+        )
         for entry in matched:
-            item = items.get(entry.rating_key)
-            if item is None:
-                self.catalog.forget(entry.rating_key)
+            keys = [part.rating_key for part in entry.parts()]
+            alive = [key for key in keys if key in items]
+            for key in keys:
+                if key not in items:
+                    self.catalog.forget(key)
+            if not alive:
                 entry.error = PlexNotFound(
-                    f"{entry.scene.label}: Plex item {entry.rating_key} is gone "
-                    "(file moved or removed?)"
+                    f"{entry.scene.label}: Plex item {keys[0]} is gone (file moved or removed?)"
                 )
                 continue
-            entry.item = item
-            entry.owned = frozenset(owned.get(item.rating_key, ()))
-            state = states.get(entry.scene.id)
-            # what was uploaded is known per item: a moved file's new item needs the poster again
-            entry.state = state if state and state.rating_key == item.rating_key else None
-            try:
-                entry.edit = diff(
-                    entry.scene,
-                    item,
-                    self.config.sync,
-                    entry.state.poster_source if entry.state else None,
-                    self.store.read_back(entry.scene.id),
-                    entry.owned,
-                )
-            except StashplexError as exc:
-                entry.error = exc
+            known = states.get(entry.scene.id, {})
+            entry.recorded = frozenset(known)
+            entry.item = items[alive[0]]
+            entry.others = [Planned(entry.scene, entry.job, items[key]) for key in alive[1:]]
+            for part in entry.parts():
+                part.owned = frozenset(owned.get(part.rating_key, ()))
+                # what was uploaded is known per item: a new item needs the poster again
+                part.state = known.get(part.rating_key)
+                try:
+                    part.edit = diff(
+                        entry.scene,
+                        part.item,
+                        self.config.sync,
+                        part.state.poster_source if part.state else None,
+                        self.store.read_back(entry.scene.id),
+                        part.owned,
+                    )
+                except StashplexError as exc:
+                    entry.error = exc
+                    break
 
     def _match(self, entries: list[Planned]) -> None:
         for entry in entries:
+            entry.others = []
             try:
-                rating_key, _ = match(
-                    entry.scene, self.catalog.index, self.path_map, self.config.sync.strict_matching
+                found = match_items(
+                    entry.scene,
+                    self.catalog.index,
+                    self.path_map,
+                    self.config.sync.strict_matching,
+                    self.config.match,
                 )
             except StashplexError as exc:
                 entry.error = exc
                 continue
-            entry.item = PlexItem(rating_key=rating_key, section_id=0)
+            entry.item = PlexItem(rating_key=found[0][0], section_id=0)
+            entry.others = [
+                Planned(entry.scene, entry.job, PlexItem(rating_key=key, section_id=0))
+                for key, _ in found[1:]
+            ]
+
+    def _ask_scans(self, entries: list[Planned]) -> None:
+        """`plex.scan_missing`: ask Plex to scan the folder of each file it does not have,
+        each folder at most once in `SCAN_EVERY` (the database remembers when); the jobs
+        still take their not-found retries, which find the items once Plex has scanned."""
+        sections = self.catalog.sections()
+        for entry in entries:
+            for stash_path in entry.scene.files:
+                plex_path = self.path_map.to_plex(stash_path)
+                folder = plex_path.rsplit("/", 1)[0] or "/"
+                for section in sections:
+                    spelled = containing_location(folder, section.locations)
+                    if spelled is not None:
+                        self._ask_scan(entry, section, spelled)
+                        break
+
+    def _ask_scan(self, entry: Planned, section: Section, folder: str) -> None:
+        if not self.store.ask_scan(f"{section.key}:{folder}", self.clock(), SCAN_EVERY):
+            return
+        try:
+            self.plex.scan_folder(section, folder)
+        except StashplexError as exc:
+            log.warning("%s: asking Plex to scan %r failed: %s", entry.scene.label, folder, exc)
+            return
+        log.info(
+            "%s: Plex does not list its file yet: asked Plex to scan %r (library %r)",
+            entry.scene.label,
+            folder,
+            section.title,
+        )
 
     # -- apply ---------------------------------------------------------------
 
@@ -392,12 +459,11 @@ class Worker:
             reads.add("covers", self._covers(entries), COVERS_AHEAD)
             covers = iter(reads)
 
-            def cover(entry: Planned) -> bytes:
-                return self._cover(entry, covers, reads)
-
             for index, entry in enumerate(entries):
                 try:
-                    changed = self._send(entry, cover)
+                    image = self._cover(entry, covers, reads) if entry.needs_cover else None
+                    for part in entry.parts():
+                        part.wrote = self._send(part, image)
                 except StashplexError as exc:
                     self._met(exc)
                     batch.fail(entry, exc)
@@ -410,21 +476,23 @@ class Worker:
                     log.exception("unexpected failure on %s", entry.scene.label)
                     batch.fail(entry, UnexpectedError.of(exc))
                     continue
-                if changed:
+                if any(part.wrote for part in entry.parts()):
                     written.append(entry)
                 else:
-                    batch.decide(self._done(entry, entry.item, changed=False))
+                    batch.decide(self._done(entry, {}))
         if written:
             self._read_back(written, batch)
 
     def _covers(self, entries: list[Planned]) -> Iterator[tuple[Planned, bytes | Exception]]:
-        """Each entry's cover from Stash, or what downloading it raised, in the entries' order;
-        none after an error that stops the batch (the server is away or refuses the key)."""
+        """Each entry's cover from Stash, or what downloading it raised, in the entries' order
+        (once for all of a scene's items); none after an error that stops the batch (the
+        server is away or refuses the key)."""
         for entry in entries:
-            if entry.edit is None or entry.edit.poster is None:
+            if not entry.needs_cover:
                 continue
+            url = next(p.edit.poster for p in entry.parts() if p.edit and p.edit.poster)
             try:
-                yield entry, self.fetch_image(entry.edit.poster)
+                yield entry, self.fetch_image(url)
             except Exception as exc:
                 yield entry, exc
                 if isinstance(exc, StashplexError) and (exc.waits or exc.refused):
@@ -440,12 +508,12 @@ class Worker:
             raise image
         return image
 
-    def _send(self, entry: Planned, cover: Callable[[Planned], bytes]) -> bool:
-        """Write what differs; True when something was sent to Plex."""
+    def _send(self, entry: Planned, image: bytes | None) -> bool:
+        """Write what differs to one item (`image`: the scene's cover, when an item of it needs
+        the poster); True when something was sent to Plex."""
         edit, state = entry.edit, entry.state
         wrote = False
-        if edit.poster is not None:
-            image = cover(entry)
+        if edit.poster is not None and image is not None:
             self.gates[STASH].answered()
             entry.poster_hash = hashlib.sha1(image).hexdigest()
             if state is None or state.poster_hash != entry.poster_hash:
@@ -467,35 +535,52 @@ class Worker:
 
     def _read_back(self, written: list[Planned], batch: _Batch) -> None:
         """Re-read written items in one batch: our own writes must not look like outside edits."""
+        keys = [part.rating_key for entry in written for part in entry.parts() if part.wrote]
         try:
-            fresh = self.plex.fetch_items([entry.rating_key for entry in written])
+            fresh = self.plex.fetch_items(keys)
         except StashplexError:
             fresh = {}
         for entry in written:
-            batch.decide(self._done(entry, fresh.get(entry.rating_key), changed=True))
+            batch.decide(self._done(entry, fresh))
 
-    def _done(self, entry: Planned, after: PlexItem | None, changed: bool) -> _Outcome:
-        """A job done; `after` is the item as Plex has it now (None if unreadable)."""
-        if after is not None:
-            self.catalog.note(after)
-            if changed and entry.edit is not None:
-                self._remember_read_back(entry, after)
-        owned = self._owned_collections(entry) if changed and entry.edit is not None else None
+    def _done(self, entry: Planned, fresh: dict[int, PlexItem]) -> _Outcome:
+        """A job done: every item of it as Plex has it now (`fresh`: the written ones read
+        back; a written item missing from it was unreadable)."""
         values = {
             "stash_updated_at": entry.scene.updated_at,
-            "rating_key": entry.rating_key,
-            "plex_updated_at": after.updated_at if after else None,
-            "plex_fingerprint": fingerprint(after) if after else None,
+            **self._left(entry, fresh),
             "content_hash": content_hash(entry.scene, self.config.sync),
             "synced_at": self.clock(),
             "failed_updated_at": None,
         }
-        if entry.poster_hash is not None:
-            values["poster_source"] = entry.scene.screenshot
-            values["poster_hash"] = entry.poster_hash
+        others = [self._left(part, fresh) for part in entry.others]
+        if others or entry.recorded - {entry.rating_key}:
+            values["items"] = others
+        changed = any(part.wrote for part in entry.parts())
+        return _Outcome(entry, values=values, changed=changed)
+
+    def _left(self, part: Planned, fresh: dict[int, PlexItem]) -> dict[str, Any]:
+        """How one item was left: its stamps, the poster on it, the collections owned there."""
+        after = fresh.get(part.rating_key) if part.wrote else part.item
+        if after is not None:
+            self.catalog.note(after)
+            if part.wrote and part.edit is not None:
+                self._remember_read_back(part, after)
+        values: dict[str, Any] = {
+            "rating_key": part.rating_key,
+            "plex_updated_at": after.updated_at if after else None,
+            "plex_fingerprint": fingerprint(after) if after else None,
+        }
+        if part.poster_hash is not None:
+            values["poster_source"] = part.scene.screenshot
+            values["poster_hash"] = part.poster_hash
+        else:  # what this item held before (nothing, when it is new to the scene)
+            values["poster_source"] = part.state.poster_source if part.state else None
+            values["poster_hash"] = part.state.poster_hash if part.state else None
+        owned = self._owned_collections(part) if part.wrote and part.edit is not None else None
         if owned is not None:
             values["owned_collections"] = sorted(owned)
-        return _Outcome(entry, values=values, changed=changed)
+        return values
 
     def _owned_collections(self, entry: Planned) -> set[str] | None:
         """The collection tags stashplex owns on the item after this write (recorded with the
@@ -541,13 +626,16 @@ class Worker:
                 result.in_sync += 1
                 continue
             result.applied += 1
-            log.info(
-                "scene %s %r written to Plex item %s: %s",
-                entry.scene.id,
-                entry.scene.title or "",
-                entry.rating_key,
-                ", ".join(entry.edit.fields if entry.edit is not None else []),
-            )
+            for part in entry.parts():
+                if not part.wrote:
+                    continue
+                log.info(
+                    "scene %s %r written to Plex item %s: %s",
+                    entry.scene.id,
+                    entry.scene.title or "",
+                    part.rating_key,
+                    ", ".join(part.edit.fields if part.edit is not None else []),
+                )
         for outcome in outcomes:
             if outcome.error is not None:
                 self._fail(outcome, result)
