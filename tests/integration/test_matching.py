@@ -150,6 +150,29 @@ def test_a_change_in_stash_reaches_both_items_and_nothing_else(setup):
     assert setup.writes() == []
 
 
+def test_dry_run_lists_what_each_item_of_the_scene_would_get(setup, capsys):
+    from reconciler.cli import cmd_reconcile_all
+
+    scene_id, first, second = two_file_scene(setup)
+    setup.plex.edit_item(first, title="Two Cuts")  # the first item has the title, unlocked
+    setup.configure()
+    setup.plex.reset_log()
+
+    class Args:
+        dry_run = True
+
+    assert cmd_reconcile_all(setup.config, Args()) == 0
+
+    out = capsys.readouterr().out
+    assert f"scene {scene_id} ('Two Cuts') -> Plex item {first}" in out
+    assert f"scene {scene_id} ('Two Cuts') -> Plex item {second}" in out
+    first_part, second_part = out.split(f"-> Plex item {second}")
+    assert "title: 'Two Cuts' -> 'Two Cuts' (lock only)" in first_part  # its own diff
+    assert "-> 'Two Cuts'\n" in second_part.split("summary")[0]
+    assert "1 would be updated" in out
+    assert setup.writes() == []
+
+
 def test_an_outside_edit_of_the_second_item_is_reverted_on_that_item_alone(setup):
     scene_id, first, second = two_file_scene(setup)
     app = setup.configure()
