@@ -663,3 +663,19 @@ def test_posting_held_poster_bytes_reselects_them_only_when_the_switch_says_so(
     held = emu.item(key)
     assert held.poster_sha1 == hashlib.sha1(first if reselect else second).hexdigest()
     assert len(item.posters()) == 2
+
+
+def test_collection_tags_make_the_sections_collections_with_their_items(emu: PlexEmulator) -> None:
+    first = emu.add_item(1, "/data/movies/a.mkv", collections=["Site: Acme", "Favourites"])
+    emu.add_item(1, "/data/movies/b.mkv", collections=["Site: Acme"])
+    emu.add_item(1, "/data/movies/c.mkv")
+    section = connect(emu).library.section("Movies")
+
+    shown = {c.title: c for c in section.collections()}
+
+    assert sorted(shown) == ["Favourites", "Site: Acme"]
+    assert shown["Site: Acme"].childCount == 2 and shown["Favourites"].childCount == 1
+    assert [item.locations for item in shown["Site: Acme"].items()] == [
+        ["/data/movies/a.mkv"], ["/data/movies/b.mkv"]]
+    emu.library.edit_item(first, collections=["Site: Acme"])  # the last item leaves Favourites
+    assert [c.title for c in section.collections()] == ["Site: Acme"]
