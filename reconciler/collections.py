@@ -9,6 +9,7 @@ name whatever its case.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 
@@ -74,6 +75,12 @@ def collection_names(scene: Scene, sync: SyncConfig) -> list[str]:
 
 def rules_fingerprint(sync: SyncConfig) -> str:
     """The rules in force as text, for the content hash: editing them re-syncs every scene."""
+    return _fingerprint(sync.collection_rules)
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint(rules: tuple[CollectionRule, ...]) -> str:
+    """Made once per set of rules, not once per scene of a full pass."""
     return json.dumps(
         [
             [
@@ -83,6 +90,6 @@ def rules_fingerprint(sync: SyncConfig) -> str:
                 sorted(n.casefold() for n in rule.only),
                 sorted(n.casefold() for n in rule.excluded),
             ]
-            for rule in sync.collection_rules
+            for rule in rules
         ]
     )
