@@ -192,3 +192,10 @@ def test_the_documented_rules_are_the_ones_the_tests_use(pathlib_root):
     sample = readme[readme.index("```yaml\ncollections:") + len("```yaml\n"):]
     documented = yaml.safe_load(sample[: sample.index("```")])
     assert example["collections"] == documented["collections"] == ISSUE_RULES
+
+
+def test_the_rules_are_not_an_environment_variable():
+    with pytest.raises(ConfigError) as info:
+        parse_config({}, env={"STASHPLEX_SYNC_COLLECTIONS": "studio"})
+    assert "STASHPLEX_SYNC_COLLECTIONS: unknown setting" in str(info.value)
+    assert "COLLECTIONS" not in str(info.value).split("expected one of")[1]
