@@ -58,6 +58,7 @@ NAMED_SOURCES = ("studio", "parent_studio", "groups", "performers", "tags")
 COLLECTION_SOURCES = (*NAMED_SOURCES, "organized", "rating")
 RULE_KEYS = ("from", "name", "fallback", "only", "except")
 DEFAULT_RULE_NAMES = {"organized": "Organized", "rating": "Rating: {stars} Stars"}
+FILE_ONLY_KEYS = ("collections",)  # top-level keys parse_config reads itself
 
 TOKEN_ENV = "STASHPLEX_PLEX_TOKEN"
 API_KEY_ENV = "STASHPLEX_STASH_API_KEY"
@@ -267,7 +268,10 @@ def _build(cls: type, data: dict, prefix: str, defaults: Any = None) -> Any:
     for key in data:
         if key not in known:
             where = f"{prefix}.{key}" if prefix else str(key)
-            raise ConfigError(f"{where}: unknown key; expected one of {', '.join(sorted(known))}")
+            expected = known if prefix else known | set(FILE_ONLY_KEYS)
+            raise ConfigError(
+                f"{where}: unknown key; expected one of {', '.join(sorted(expected))}"
+            )
     base = defaults if defaults is not None else cls()
     values = {}
     for name in known:
@@ -410,6 +414,10 @@ def _collection_rule(entry: Any, key: str) -> CollectionRule:
                 f"{key}.name: unknown placeholder {{{name}}} for from: {source}; "
                 f"expected {allowed}"
             )
+    try:
+        rule.name.format(name="x", stars=1)
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise ConfigError(f"{key}.name: cannot fill in {rule.name!r} ({exc})") from None
     fallback = entry.get("fallback")
     if fallback is not None and (
         source not in NAMED_SOURCES or fallback not in NAMED_SOURCES or fallback == source

@@ -127,6 +127,9 @@ def test_the_rules_are_part_of_the_content_hash():
         ({"collections": [{"from": "studio"}], "sync": {"studio_collection": True}},
          "sync.studio_collection: shorthand for collections: [{from: studio}]"),
         ({"sync": {"collections": []}}, "sync.collections: unknown key"),
+        ({"collections": [{"from": "tags", "name": "{name:d}"}]},
+         "collections[0].name: cannot fill in '{name:d}'"),
+        ({"colections": []}, "colections: unknown key; expected one of collections, database"),
     ],
 )
 def test_each_rule_mistake_gives_one_line_naming_the_key(data, message):
