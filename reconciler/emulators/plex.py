@@ -366,7 +366,8 @@ class PlexEmulator(EmulatorServer):
             if section is None:
                 raise EditError(404, f"no library section {key}")
             if sub == "all" and method == "GET" and dict(params).get("type") == COLLECTION_TYPE:
-                return _xml(plex_xml.collections(lib, section))  # plexapi's section.collections()
+                start, size = self._page(request, params)  # plexapi's section.collections()
+                return _xml(plex_xml.collections(lib, section, "", start, size))
             if sub == "all" and method in ("GET", "HEAD"):
                 return self._listing(request, section, params)
             if sub == "all" and method == "PUT":
@@ -378,7 +379,8 @@ class PlexEmulator(EmulatorServer):
                     if dict(params).get("includeMeta") == "1"
                     else ""
                 )
-                return _xml(plex_xml.collections(lib, section, meta))
+                start, size = self._page(request, params)
+                return _xml(plex_xml.collections(lib, section, meta, start, size))
             if sub == "refresh" and method in ("GET", "POST", "DELETE"):
                 return _empty()
             if sub and method == "GET":

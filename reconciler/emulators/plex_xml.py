@@ -453,15 +453,23 @@ def collection_members(section: _Section) -> dict[str, list[_Item]]:
     return members
 
 
-def collections(library: PlexLibrary, section: _Section, meta: str = "") -> bytes:
+def collections(
+    library: PlexLibrary,
+    section: _Section,
+    meta: str = "",
+    start: int = 0,
+    size: int | None = None,
+) -> bytes:
     """`/library/sections/{id}/collections`: a `Directory type="collection"` per collection
     tag the section's items carry, with `childCount` (HA fixture
     `library_movies_collections.xml`, `shared/reference/plex-http.md`). A tag on an item is
     what makes the collection; whether PMS keeps one whose last item left is not known, so
     the emulator lists only collections that hold items."""
     members = collection_members(section)
+    names = sorted(members, key=str.lower)
+    page = names[start:] if size is None else names[start : start + size]
     body = meta
-    for name in sorted(members, key=str.lower):
+    for name in page:
         key = COLLECTION_KEYS + library.tag_id("collection", name)
         body += element(
             "Directory",
@@ -477,9 +485,9 @@ def collections(library: PlexLibrary, section: _Section, meta: str = "") -> byte
             ],
         )
     head = [
-        ("size", len(members)),
-        ("totalSize", len(members)),
-        ("offset", 0),
+        ("size", len(page)),
+        ("totalSize", len(names)),
+        ("offset", start),
         *_container_base(library),
         *_section_attrs(section),
     ]

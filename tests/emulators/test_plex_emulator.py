@@ -679,3 +679,16 @@ def test_collection_tags_make_the_sections_collections_with_their_items(emu: Ple
         ["/data/movies/a.mkv"], ["/data/movies/b.mkv"]]
     emu.library.edit_item(first, collections=["Site: Acme"])  # the last item leaves Favourites
     assert [c.title for c in section.collections()] == ["Site: Acme"]
+
+
+def test_the_collections_listing_pages_and_counts_like_other_listings(emu: PlexEmulator) -> None:
+    for i in range(3):
+        emu.add_item(1, f"/data/movies/{i}.mkv", collections=[f"C{i}"])
+    url = f"{emu.url}/library/sections/1/collections?X-Plex-Token={TOKEN}"
+
+    counted = requests.get(url + "&X-Plex-Container-Start=0&X-Plex-Container-Size=0", timeout=5)
+    paged = requests.get(url + "&X-Plex-Container-Start=1&X-Plex-Container-Size=5", timeout=5)
+
+    assert 'size="0" totalSize="3"' in counted.text and "<Directory" not in counted.text
+    assert 'size="2" totalSize="3" offset="1"' in paged.text
+    assert [d.get("title") for d in ET.fromstring(paged.text).iter("Directory")] == ["C1", "C2"]
