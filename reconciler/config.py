@@ -507,6 +507,11 @@ def parse_config(
                     "sync.studio_collection: shorthand for collections: [{from: studio}]; "
                     "remove it now that collections: is set"
                 )
+            if config.sync.collections and "collection" not in config.sync.fields:
+                config.warnings.append(
+                    "collections: rules are set but collection is not in sync.fields, so no "
+                    "collection is written; add it there"
+                )
         config.source = source
         config.plex.url = config.plex.url.rstrip("/")
         config.stash.url = _stash_base(config.stash.url)

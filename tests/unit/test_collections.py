@@ -202,3 +202,15 @@ def test_the_rules_are_not_an_environment_variable():
         parse_config({}, env={"STASHPLEX_SYNC_COLLECTIONS": "studio"})
     assert "STASHPLEX_SYNC_COLLECTIONS: unknown setting" in str(info.value)
     assert "COLLECTIONS" not in str(info.value).split("expected one of")[1]
+
+
+def test_rules_without_the_collection_field_warn_that_they_write_nothing():
+    quiet = parse_config({"collections": [{"from": "studio"}]}, env={})
+    off = parse_config(
+        {"collections": [{"from": "studio"}], "sync": {"fields": ["title"]}}, env={}
+    )
+    assert quiet.warnings == []
+    assert off.warnings == [
+        "collections: rules are set but collection is not in sync.fields, so no collection "
+        "is written; add it there"
+    ]
