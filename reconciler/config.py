@@ -54,6 +54,12 @@ TITLE_PLACEHOLDERS = (
 )
 TITLE_FALLBACKS = ("filename", "none")
 REQUIREMENTS = ("organized", "stash_id", "url")
+# collection rule sources: those naming things (one collection per name) and the two others
+NAMED_SOURCES = ("studio", "parent_studio", "groups", "performers", "tags")
+COLLECTION_SOURCES = (*NAMED_SOURCES, "organized", "rating")
+RULE_KEYS = ("from", "name", "fallback", "only", "except")
+DEFAULT_RULE_NAMES = {"organized": "Organized", "rating": "Rating: {stars} Stars"}
+FILE_ONLY_KEYS = ("collections",)  # top-level keys parse_config reads itself
 
 TOKEN_ENV = "STASHPLEX_PLEX_TOKEN"
 API_KEY_ENV = "STASHPLEX_STASH_API_KEY"
@@ -90,6 +96,31 @@ class PathMapping:
     plex: str = ""
 
 
+@dataclass(frozen=True)
+class CollectionRule:
+    """One `collections:` entry: where the names come from and how the collection is named.
+
+    `fallback` is a source used when `source` gives no name (a studio without a parent);
+    `only`/`excluded` filter the names (without regard to case).
+    """
+
+    source: str
+    name: str = "{name}"
+    fallback: str | None = None
+    only: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        """The placeholders this rule's name may use."""
+        if self.source in NAMED_SOURCES:
+            return ("name",)
+        return ("stars",) if self.source == "rating" else ()
+
+
+STUDIO_RULE = CollectionRule("studio")
+
+
 @dataclass
 class SyncConfig:
     strict_matching: bool = True
@@ -102,6 +133,19 @@ class SyncConfig:
     require: list[str] = field(default_factory=list)
     exclude_tags: list[str] = field(default_factory=list)
     ignore_tags: list[str] = field(default_factory=list)
+    # the top-level `collections:` key, kept here with what it shapes; None: not given, so
+    # `studio_collection` decides (see `collection_rules`)
+    collections: tuple[CollectionRule, ...] | None = field(
+        default=None, metadata={"derived": True}
+    )
+
+    @property
+    def collection_rules(self) -> tuple[CollectionRule, ...]:
+        """The rules in force: `collections:`, else the studio's name while
+        `studio_collection` is true."""
+        if self.collections is not None:
+            return self.collections
+        return (STUDIO_RULE,) if self.studio_collection else ()
 
 
 @dataclass
@@ -219,11 +263,18 @@ def _convert(value: Any, tp: Any, key: str, defaults: Any = None) -> Any:
 
 def _build(cls: type, data: dict, prefix: str, defaults: Any = None) -> Any:
     hints = get_type_hints(cls)
-    known = {f.name for f in fields(cls) if f.name not in ("source", "warnings")}
+    known = {
+        f.name
+        for f in fields(cls)
+        if f.name not in ("source", "warnings") and not f.metadata.get("derived")
+    }
     for key in data:
         if key not in known:
             where = f"{prefix}.{key}" if prefix else str(key)
-            raise ConfigError(f"{where}: unknown key; expected one of {', '.join(sorted(known))}")
+            expected = known if prefix else known | set(FILE_ONLY_KEYS)
+            raise ConfigError(
+                f"{where}: unknown key; expected one of {', '.join(sorted(expected))}"
+            )
     base = defaults if defaults is not None else cls()
     values = {}
     for name in known:
@@ -333,6 +384,77 @@ def _check_title(sync: SyncConfig) -> None:
         )
 
 
+def _names_list(value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"{key}: expected a list of names, got {value!r}")
+    return tuple(v.strip() for v in value)
+
+
+def _placeholders(template: str, key: str) -> list[str]:
+    try:
+        return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc} in {template!r}") from None
+
+
+def _collection_rule(entry: Any, key: str) -> CollectionRule:
+    if not isinstance(entry, dict):
+        raise ConfigError(
+            f"{key}: expected a mapping such as {{from: studio, name: \"{{name}}\"}}, "
+            f"got {entry!r}"
+        )
+    for name in entry:
+        if name not in RULE_KEYS:
+            raise ConfigError(f"{key}.{name}: unknown key; expected one of {', '.join(RULE_KEYS)}")
+    source = entry.get("from")
+    if source not in COLLECTION_SOURCES:
+        got = "nothing" if source is None else repr(source)
+        raise ConfigError(f"{key}.from: expected one of {', '.join(COLLECTION_SOURCES)}, got {got}")
+    template = entry.get("name", DEFAULT_RULE_NAMES.get(source, "{name}"))
+    if not isinstance(template, str) or not template.strip():
+        raise ConfigError(f"{key}.name: expected the collection's name, got {template!r}")
+    rule = CollectionRule(source, template.strip())
+    for name in _placeholders(rule.name, f"{key}.name"):
+        if name not in rule.placeholders:
+            allowed = " ".join(f"{{{p}}}" for p in rule.placeholders) or "none"
+            raise ConfigError(
+                f"{key}.name: unknown placeholder {{{name}}} for from: {source}; "
+                f"expected {allowed}"
+            )
+    try:
+        rule.name.format(name="x", stars=1)
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise ConfigError(f"{key}.name: cannot fill in {rule.name!r} ({exc})") from None
+    fallback = entry.get("fallback")
+    if fallback is not None and (
+        source not in NAMED_SOURCES or fallback not in NAMED_SOURCES or fallback == source
+    ):
+        raise ConfigError(
+            f"{key}.fallback: expected another of {', '.join(NAMED_SOURCES)} for a rule "
+            f"from one of them, got {fallback!r}"
+        )
+    if "only" in entry and "except" in entry:
+        raise ConfigError(f"{key}: only and except together; give one of them")
+    for name in ("only", "except"):
+        if name in entry and source not in NAMED_SOURCES:
+            raise ConfigError(f"{key}.{name}: from: {source} has no names to choose from")
+    return CollectionRule(
+        source,
+        rule.name,
+        fallback,
+        _names_list(entry["only"], f"{key}.only") if "only" in entry else (),
+        _names_list(entry["except"], f"{key}.except") if "except" in entry else (),
+    )
+
+
+def collection_rules(value: Any) -> tuple[CollectionRule, ...]:
+    """The top-level `collections:` list as rules; every mistake names its entry's key."""
+    if not isinstance(value, list):
+        got = "nothing" if value is None else repr(value)
+        raise ConfigError(f"collections: expected a list of rules (or [] for none), got {got}")
+    return tuple(_collection_rule(entry, f"collections[{i}]") for i, entry in enumerate(value))
+
+
 def _merge(base: dict, overrides: dict) -> dict:
     """`base` with `overrides` laid over it, section by section (the environment wins)."""
     merged = dict(base)
@@ -364,6 +486,9 @@ def _stash_base(url: str) -> str:
     return url[: -len("/graphql")].rstrip("/") if url.endswith("/graphql") else url
 
 
+_NOT_GIVEN = object()
+
+
 def parse_config(
     data: Any,
     source: str = "<string>",
@@ -379,7 +504,21 @@ def parse_config(
         raise ConfigError("expected a YAML mapping at the top level")
     overrides, sources = environment_overrides(Config, env)
     try:
-        config = _build(Config, _merge(data, overrides), "")
+        merged = _merge(data, overrides)
+        rules = merged.pop("collections", _NOT_GIVEN)
+        config = _build(Config, merged, "")
+        if rules is not _NOT_GIVEN:
+            config.sync.collections = collection_rules(rules)
+            if "studio_collection" in (merged.get("sync") or {}):
+                raise ConfigError(
+                    "sync.studio_collection: shorthand for collections: [{from: studio}]; "
+                    "remove it now that collections: is set"
+                )
+            if config.sync.collections and "collection" not in config.sync.fields:
+                config.warnings.append(
+                    "collections: rules are set but collection is not in sync.fields, so no "
+                    "collection is written; add it there"
+                )
         config.source = source
         config.plex.url = config.plex.url.rstrip("/")
         config.stash.url = _stash_base(config.stash.url)

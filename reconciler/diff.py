@@ -17,6 +17,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from reconciler.collections import collection_names, rules_fingerprint
 from reconciler.config import SyncConfig
 from reconciler.errors import InvalidSceneData
 from reconciler.models import PlexItem, Scene
@@ -142,7 +143,7 @@ def desired_values(scene: Scene, sync: SyncConfig) -> dict[str, Any]:
         "rating": check_rating(scene),
         "performers": clean_tags(scene.performers) or None,
         "tags": clean_tags(kept_tags(scene.tags, sync)) or None,
-        "collection": studio if sync.studio_collection and studio else None,
+        "collection": clean_tags(collection_names(scene, sync)) or None,
     }
     if sync.content_rating:
         values["content_rating"] = sync.content_rating  # "" leaves Plex's own rating alone
@@ -166,8 +167,10 @@ def content_hash(scene: Scene, sync: SyncConfig) -> str:
         scene.screenshot,
         scene.code,
         scene.parent_studio,
+        scene.groups,
+        scene.organized,
         sorted(sync.fields),
-        sync.studio_collection,
+        rules_fingerprint(sync),
         sync.clear_empty,
         sync.content_rating,
         sync.title_format,
@@ -218,6 +221,20 @@ def same_value(name: str, a: Any, b: Any) -> bool:
     return a == b
 
 
+def _collection_change(
+    current: tuple[str, ...], wanted: tuple[str, ...], owned: Collection[str], locked: bool
+) -> FieldChange | None:
+    """The rules' collections added, the owned ones no rule gives any more taken off, and
+    every other collection (made in Plex) kept as it is; None when nothing must change."""
+    keep = {name.casefold() for name in wanted}
+    stale = {name.casefold() for name in owned} - keep
+    has = {name.casefold() for name in current}
+    if not stale & has and keep <= has and (locked or not keep):
+        return None
+    remaining = [name for name in current if name.casefold() not in stale]
+    return FieldChange("collection", current, clean_tags([*remaining, *wanted]))
+
+
 def diff(
     scene: Scene,
     item: PlexItem,
@@ -233,8 +250,8 @@ def diff(
     and the worker uploads it only when the bytes differ too. `read_back` is what Plex
     was seen to show for values sent before (field -> memory): a field showing that is
     in sync until Stash changes. `owned` are the collection tags stashplex added to the
-    item before: one its rule no longer gives (the studio changed) is taken off; collections
-    made in Plex are never touched.
+    item before: one no rule gives any more (the studio changed, the tag left an `only:`
+    list, the rule was removed) is taken off; collections made in Plex are never touched.
     """
     edit = Edit()
     read_back = read_back or {}
@@ -246,14 +263,9 @@ def diff(
         current = current_value(item, name)
         locked = plex_name in item.locked
         if name == "collection":
-            keep = {wanted.casefold()} if wanted else set()
-            stale = {n.casefold() for n in owned} - keep
-            has = {c.casefold() for c in current}
-            if not stale & has and (wanted is None or (wanted.casefold() in has and locked)):
-                continue
-            remaining = [c for c in current if c.casefold() not in stale]
-            new = clean_tags([*remaining, wanted] if wanted else remaining)
-            edit.changes.append(FieldChange(name, current, new))
+            change = _collection_change(current, wanted or (), owned, locked)
+            if change is not None:
+                edit.changes.append(change)
             continue
         if wanted is None:
             if not sync.clear_empty or name == "title":

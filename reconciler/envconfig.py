@@ -31,8 +31,8 @@ def _variables(schema: type, prefix: str, path: str) -> dict[str, tuple[str, Any
     found: dict[str, tuple[str, Any]] = {}
     hints = get_type_hints(schema)
     for item in fields(schema):
-        if item.name in ("source", "warnings"):
-            continue
+        if item.name in ("source", "warnings") or item.metadata.get("derived"):
+            continue  # not keys of their own (`collections:` is YAML only)
         tp = hints[item.name]
         name = f"{prefix}{item.name.upper()}"
         key = f"{path}.{item.name}" if path else item.name

@@ -23,6 +23,7 @@ class Scene:
     screenshot: str | None = None
     code: str | None = None
     parent_studio: str | None = None
+    groups: list[str] = field(default_factory=list)  # the names of its groups (movies)
     organized: bool = False
     urls: list[str] = field(default_factory=list)
     stash_ids: list[str] = field(default_factory=list)  # "endpoint#id" of each StashID

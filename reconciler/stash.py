@@ -57,6 +57,7 @@ SCENE_FIELDS = """
     studio { id name parent_studio { id name } }
     performers { id name }
     tags { id name }
+    groups { group { id name } }
 """
 OBJECT_FIELDS = "id name created_at updated_at"
 
@@ -188,6 +189,11 @@ def scene_from_graphql(data: dict[str, Any]) -> Scene:
         screenshot=paths.get("screenshot"),
         code=data.get("code"),
         parent_studio=(studio.get("parent_studio") or {}).get("name"),
+        groups=[
+            g["group"]["name"]
+            for g in data.get("groups") or []
+            if (g.get("group") or {}).get("name")
+        ],
         organized=bool(data.get("organized")),
         urls=[u for u in data.get("urls") or [] if u],
         stash_ids=[
@@ -505,8 +511,13 @@ class StashClient:
         return self.all_scenes({"path": {"value": f'"{name}"', "modifier": "INCLUDES"}})
 
     def scenes_carrying(self, kind: str, ids: list[str], per_page: int = PAGE_SIZE) -> list[Scene]:
-        """Every scene that carries one of these tags, performers or studios (keyset on id)."""
-        criterion = {"value": ids, "modifier": "INCLUDES"}
+        """Every scene that carries one of these tags, performers or studios (keyset on id).
+
+        Studios one level down too: a renamed parent studio is the `parent_studio` of its
+        children's scenes (`studios` is a HierarchicalMultiCriterionInput with `depth`)."""
+        criterion: dict[str, Any] = {"value": ids, "modifier": "INCLUDES"}
+        if kind == "studios":
+            criterion["depth"] = 1
         return self.all_scenes({kind: criterion}, per_page)
 
     def latest(self, kind: str, count: int = 1) -> tuple[list[dict[str, Any]], int]:

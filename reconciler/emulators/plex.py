@@ -48,6 +48,8 @@ _REASONS = {
 MISSING_IN_BATCH = ("rest", "404")
 UNKNOWN_FILTERS = ("ignored", "400")
 _SECTION = re.compile(r"^/library/sections/(\d+)(?:/([A-Za-z]+))?/?$")
+COLLECTION_TYPE = "18"  # the search type of collections (plex-http.md: `type=<searchType>`)
+_COLLECTION = re.compile(r"^/library/collections/(\d+)/children/?$")
 _METADATA = re.compile(r"^/library/metadata/([^/]+)(?:/([A-Za-z]+)(?:/(\d+))?)?/?$")
 _KINDS = ("listing", "detail", "write", "image", "other")
 _IMAGE_PATHS = {"posters", "arts", "poster", "art", "thumb", "file"}
@@ -385,6 +387,8 @@ class PlexEmulator(EmulatorServer):
             return self._section_route(request, method, int(m.group(1)), m.group(2), params)
         if m := _METADATA.match(path):
             return self._metadata_route(request, method, m.group(1), m.group(2), params)
+        if (m := _COLLECTION.match(path)) and method == "GET":
+            return self._collection_children(int(m.group(1)))
         return _html_error(404, f"no route for {method} {path}")
 
     def _section_route(
@@ -400,6 +404,9 @@ class PlexEmulator(EmulatorServer):
             section = lib.sections.get(key)
             if section is None:
                 raise EditError(404, f"no library section {key}")
+            if sub == "all" and method == "GET" and dict(params).get("type") == COLLECTION_TYPE:
+                start, size = self._page(request, params)  # plexapi's section.collections()
+                return _xml(plex_xml.collections(lib, section, "", start, size))
             if sub == "all" and method in ("GET", "HEAD"):
                 return self._listing(request, section, params)
             if sub == "all" and method == "PUT":
@@ -411,7 +418,8 @@ class PlexEmulator(EmulatorServer):
                     if dict(params).get("includeMeta") == "1"
                     else ""
                 )
-                return _xml(plex_xml.empty_container(lib, section, meta))
+                start, size = self._page(request, params)
+                return _xml(plex_xml.collections(lib, section, meta, start, size))
             if sub == "refresh" and method in ("GET", "POST"):
                 self._scan(key, dict(params).get("path"))
                 return _empty()
@@ -434,6 +442,25 @@ class PlexEmulator(EmulatorServer):
                         )
                     )
         return _html_error(404, f"no route for {method} {request.path}")
+
+    def _collection_children(self, key: int) -> Response:
+        """The items a collection holds (`Collection.items()` in plexapi)."""
+        lib = self.library
+        with lib.lock:
+            for section in lib.sections.values():
+                for name, items in plex_xml.collection_members(section).items():
+                    if plex_xml.COLLECTION_KEYS + lib.tag_id("collection", name) == key:
+                        return _xml(
+                            plex_xml.listing(
+                                lib,
+                                section,
+                                items,
+                                offset=0,
+                                total=len(items),
+                                include_guids=False,
+                            )
+                        )
+        return _html_error(404, f"no collection {key}")
 
     def _page(self, request: Request, params: list[tuple[str, str]]) -> tuple[int, int | None]:
         """Paging from the query string or, as plexapi sends it, from request headers."""

@@ -441,6 +441,61 @@ def listing(
     )
 
 
+COLLECTION_KEYS = 1_000_000  # collections' ratingKeys sit above the items' in the emulator
+
+
+def collection_members(section: _Section) -> dict[str, list[_Item]]:
+    """Each collection tag the section's items carry -> those items, by ratingKey."""
+    members: dict[str, list[_Item]] = {}
+    for item in section.ordered():
+        for name in item.tags.get("collection", []):
+            members.setdefault(name, []).append(item)
+    return members
+
+
+def collections(
+    library: PlexLibrary,
+    section: _Section,
+    meta: str = "",
+    start: int = 0,
+    size: int | None = None,
+) -> bytes:
+    """`/library/sections/{id}/collections`: a `Directory type="collection"` per collection
+    tag the section's items carry, with `childCount` (HA fixture
+    `library_movies_collections.xml`, `shared/reference/plex-http.md`). A tag on an item is
+    what makes the collection; whether PMS keeps one whose last item left is not known, so
+    the emulator lists only collections that hold items."""
+    members = collection_members(section)
+    names = sorted(members, key=str.lower)
+    page = names[start:] if size is None else names[start : start + size]
+    body = meta
+    for name in page:
+        key = COLLECTION_KEYS + library.tag_id("collection", name)
+        body += element(
+            "Directory",
+            [
+                ("ratingKey", key),
+                ("key", f"/library/collections/{key}/children"),
+                ("guid", f"collection://{section.uuid}-{key}"),
+                ("type", "collection"),
+                ("title", name),
+                ("subtype", members[name][0].type),
+                ("librarySectionID", section.key),
+                ("childCount", len(members[name])),
+            ],
+        )
+    head = [
+        ("size", len(page)),
+        ("totalSize", len(names)),
+        ("offset", start),
+        *_container_base(library),
+        *_section_attrs(section),
+    ]
+    return document(
+        element("MediaContainer", head, body) if body else element("MediaContainer", head)
+    )
+
+
 def details(library: PlexLibrary, items: list[_Item]) -> bytes:
     section_ids = {it.section_id for it in items}
     head = [("size", len(items)), *_container_base(library)]

@@ -31,6 +31,11 @@ the way Stash v0.30 does, quirks included, so the daemon's tests meet Stash's tr
   in natural case-insensitive order, then id; with no sort, scenes come in id order (Stash
   leaves that order unspecified). Filter fields Stash has but the emulator does not model are
   errors (`stash emulator: scene_filter.x is not supported`), never silently ignored.
+* Groups (formerly movies) and parent studios as Stash >= 0.27 serves them: `Scene.groups
+  { group { id name } scene_index }`, with the deprecated `Scene.movies { movie scene_index }`
+  over the same rows, and `Studio.parent_studio` (`../shared/reference/stash-graphql.md`,
+  "Scene fields" and "More facts", read from stashapp/stash v0.30 `graphql/schema`).
+  Renaming a group, like a studio, moves only the group's `updated_at`.
 * `GET /scene/{id}/screenshot` serves the cover: a small generated JPEG per scene, the bytes of
   `set_cover`, or Stash's SVG placeholder after `set_cover(id, b"")`; ETag and Cache-Control
   as Stash sets them.
@@ -92,7 +97,7 @@ def _names(text: str) -> frozenset[str]:
 # the keyword arguments of add_scene/update_scene that describe a scene
 _SCENE_FIELDS = _names(
     "title details date rating100 studio performers tags files code urls organized director "
-    "stash_ids"
+    "stash_ids groups"
 )
 
 
@@ -246,7 +251,12 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
             self._store: dict[str, dict[int, dict]] = {kind: {} for kind in KINDS}
             self._next_id = {kind: 1 for kind in (*KINDS, "file", "folder")}
             self._folders: dict[str, dict] = {}
-            self._names: dict[str, dict[str, int]] = {"tag": {}, "performer": {}, "studio": {}}
+            self._names: dict[str, dict[str, int]] = {
+                "tag": {},
+                "performer": {},
+                "studio": {},
+                "group": {},
+            }
             self._changed()
 
     def _changed(self) -> None:
@@ -337,6 +347,12 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
         self._folder(split_path(record["path"])[0])
         return record
 
+    def _scene_group(self, spec: str | dict) -> dict:
+        """A scene's group row from a name, or from `{"name", "scene_index"}`."""
+        spec = {"name": spec} if isinstance(spec, str) else spec
+        group_id = self._ensure("group", spec["name"])
+        return {"group_id": group_id, "scene_index": spec.get("scene_index")}
+
     def _apply_scene_fields(self, record: dict, fields: dict) -> None:
         unknown = set(fields) - _SCENE_FIELDS
         if unknown:
@@ -352,6 +368,8 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
                 record["files"] = [self._new_file(f) for f in value]
             elif key == "urls":
                 record["urls"] = list(value)
+            elif key == "groups":
+                record["groups"] = [self._scene_group(g) for g in value]
             elif key == "stash_ids":
                 record["stash_ids"] = [
                     {
@@ -383,12 +401,14 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
         urls: Sequence[str] = (),
         organized: bool = False,
         director: str | None = None,
+        groups: Sequence[str | dict] = (),
         created_at: str | None = None,
         updated_at: str | None = None,
     ) -> str:
         """Create a scene (and any tag, performer or studio named that does not exist yet).
 
-        `files` are paths, or dicts with `path` and any VideoFile field. `created_at`/`updated_at`
+        `files` are paths, or dicts with `path` and any VideoFile field; `groups` are group
+        names, or dicts with `name` and `scene_index`. `created_at`/`updated_at`
         override the clock for seeding fixtures. Returns the new id ("1", "2", ...).
         """
         with self._state_lock:
@@ -410,6 +430,7 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
                     "urls": urls,
                     "organized": organized,
                     "director": director,
+                    "groups": groups,
                 },
             )
             record["created_at"] = created_at or stamp
@@ -494,6 +515,23 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
             parent_id = self._ensure("studio", parent) if parent else None
             return str(self._new_object("studio", name, parent_id=parent_id)["id"])
 
+    def set_studio_parent(self, name: str, parent: str | None) -> None:
+        """Put a studio under a parent studio (or none), as Stash's studio editor does: the
+        studio's `updated_at` moves, its scenes' do not."""
+        with self._state_lock:
+            record = self._lookup("studio", name)
+            if record is None:
+                raise KeyError(f"no studio named {name!r}")
+            record["parent_id"] = self._ensure("studio", parent) if parent else None
+            record["updated_at"] = self.now_string()
+            self._changed()
+
+    def add_group(self, name: str, *, studio: str | None = None) -> str:
+        """Create a group (formerly a movie), optionally of a studio; returns its id."""
+        with self._state_lock:
+            studio_id = self._ensure("studio", studio) if studio else None
+            return str(self._new_object("group", name, studio_id=studio_id)["id"])
+
     def _rename(self, kind: str, old: str, new: str, unique: bool) -> None:
         with self._state_lock:
             record = self._lookup(kind, old)
@@ -518,6 +556,10 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
     def rename_studio(self, old: str, new: str) -> None:
         """Rename a studio: bumps the studio's `updated_at` only."""
         self._rename("studio", old, new, unique=True)
+
+    def rename_group(self, old: str, new: str) -> None:
+        """Rename a group: bumps the group's `updated_at` only, never its scenes'."""
+        self._rename("group", old, new, unique=False)
 
     def delete_tag(self, name: str) -> None:
         """Destroy a tag: it leaves its scenes without touching their `updated_at`."""
@@ -545,6 +587,8 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
                     scene["performer_ids"].remove(object_id)
                 elif kind == "studio" and scene["studio_id"] == object_id:
                     scene["studio_id"] = None
+                elif kind == "group":
+                    scene["groups"] = [g for g in scene["groups"] if g["group_id"] != object_id]
             for other in self._store[kind].values():
                 if kind == "tag" and object_id in other["parent_ids"]:
                     other["parent_ids"].remove(object_id)
@@ -600,6 +644,7 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
                 "tags": copy.deepcopy(list(self._store["tag"].values())),
                 "performers": copy.deepcopy(list(self._store["performer"].values())),
                 "studios": copy.deepcopy(list(self._store["studio"].values())),
+                "groups": copy.deepcopy(list(self._store["group"].values())),
                 "scenes": [with_cover(s) for s in self._store["scene"].values()],
             }
 
@@ -611,7 +656,8 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
             self._reset_state()
             for folder in fixture.get("folders", ()):
                 self._folders[folder["path"]] = dict(folder)
-            for kind, key in (("tag", "tags"), ("studio", "studios"), ("performer", "performers")):
+            kinds = (("tag", "tags"), ("studio", "studios"), ("performer", "performers"))
+            for kind, key in (*kinds, ("group", "groups")):
                 for entry in fixture.get(key, ()):
                     if "id" in entry:
                         record = {**OBJECT_DEFAULTS[kind](), **copy.deepcopy(entry)}
@@ -623,6 +669,7 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
                             "tag": self.add_tag,
                             "studio": self.add_studio,
                             "performer": self.add_performer,
+                            "group": self.add_group,
                         }[kind](**entry)
                 self._index_names()
             for entry in fixture.get("scenes", ()):

@@ -85,7 +85,15 @@ class GraphQLContext:
     base_url: str
 
 
-KINDS = ("scene", "tag", "performer", "studio")
+KINDS = ("scene", "tag", "performer", "studio", "group")
+# what `Group` has and the deprecated `Movie` lacks
+_GROUP_ONLY_FIELDS = (
+    "containing_groups",
+    "sub_groups",
+    "performer_count",
+    "sub_group_count",
+    "o_counter",
+)
 
 
 def _names(text: str) -> frozenset[str]:
@@ -188,8 +196,8 @@ class StashQueryEngine:
                 "scene_markers": empty,
                 "galleries": empty,
                 "studio": lambda r, info: self._store["studio"].get(r["studio_id"]),
-                "groups": empty,
-                "movies": empty,
+                "groups": lambda r, info: self._scene_groups(r, "group"),
+                "movies": lambda r, info: self._scene_groups(r, "movie"),
                 "tags": lambda r, info: self._tags_sorted(r["tag_ids"]),
                 "performers": lambda r, info: [
                     self._store["performer"][i]
@@ -308,6 +316,43 @@ class StashQueryEngine:
                 "o_counter": zero,
             },
         )
+
+        group_resolvers = {
+            "studio": lambda r, info: self._store["studio"].get(r["studio_id"]),
+            "tags": lambda r, info: self._tags_sorted(r["tag_ids"]),
+            "containing_groups": empty,
+            "sub_groups": empty,
+            "front_image_path": _constant(None),
+            "back_image_path": _constant(None),
+            "scene_count": lambda r, info, depth=None: len(self._group_scenes(r["id"])),
+            "performer_count": lambda r, info, depth=None: len(
+                {p for s in self._group_scenes(r["id"]) for p in s["performer_ids"]}
+            ),
+            "sub_group_count": lambda r, info, depth=None: 0,
+            "scenes": lambda r, info: self._group_scenes(r["id"]),
+            "o_counter": zero,
+        }
+        set_resolvers("Group", group_resolvers)
+        movie_resolvers = {k: v for k, v in group_resolvers.items() if k not in _GROUP_ONLY_FIELDS}
+        movie_resolvers["url"] = lambda r, info: (r.get("urls") or [None])[0]
+        set_resolvers("Movie", movie_resolvers)
+
+    def _group_scenes(self, group_id: int) -> list[dict]:
+        return [
+            s
+            for s in self._store["scene"].values()
+            if any(g["group_id"] == group_id for g in s["groups"])
+        ]
+
+    def _scene_groups(self, record: dict, field: str) -> list[dict]:
+        """`Scene.groups` (`SceneGroup { group scene_index }`), or the deprecated `movies`
+        (`SceneMovie { movie scene_index }`) over the same rows, as Stash serves both."""
+        groups = self._store["group"]
+        return [
+            {field: groups[g["group_id"]], "scene_index": g["scene_index"]}
+            for g in record["groups"]
+            if g["group_id"] in groups
+        ]
 
     def _stream_url(self, base_url: str, scene_id: int) -> str:
         url = f"{base_url}/scene/{scene_id}/stream"
@@ -908,8 +953,8 @@ class StashQueryEngine:
             "stash_id": lambda r: not r["stash_ids"],
             "cover": lambda r: r.get("cover") == b"",
             "galleries": lambda r: True,
-            "movie": lambda r: True,
-            "group": lambda r: True,
+            "movie": lambda r: not r["groups"],
+            "group": lambda r: not r["groups"],
         }
         if c not in checks:
             raise sq.QueryError(f"stash emulator: scene_filter.is_missing={c!r} is not supported")
@@ -1090,6 +1135,7 @@ def scene_defaults() -> dict:
         "studio_id": None,
         "performer_ids": [],
         "tag_ids": [],
+        "groups": [],  # {"group_id", "scene_index"} in the order Stash lists them
         "stash_ids": [],
         "cover": None,
         "created_at": None,
@@ -1098,6 +1144,17 @@ def scene_defaults() -> dict:
 
 
 OBJECT_DEFAULTS: dict[str, Callable[[], dict]] = {
+    "group": lambda: {
+        "aliases": None,
+        "duration": None,
+        "date": None,
+        "rating100": None,
+        "studio_id": None,
+        "director": None,
+        "synopsis": None,
+        "urls": [],
+        "tag_ids": [],
+    },
     "tag": lambda: {
         "sort_name": None,
         "description": None,

@@ -692,3 +692,32 @@ def test_several_items_may_hold_the_same_file(emu: PlexEmulator) -> None:
     assert [(m.ratingKey, m.locations) for m in listed] == [
         (first, ["/data/movies/same.mp4"]), (second, ["/data/movies/same.mp4"])
     ]
+
+
+def test_collection_tags_make_the_sections_collections_with_their_items(emu: PlexEmulator) -> None:
+    first = emu.add_item(1, "/data/movies/a.mkv", collections=["Site: Acme", "Favourites"])
+    emu.add_item(1, "/data/movies/b.mkv", collections=["Site: Acme"])
+    emu.add_item(1, "/data/movies/c.mkv")
+    section = connect(emu).library.section("Movies")
+
+    shown = {c.title: c for c in section.collections()}
+
+    assert sorted(shown) == ["Favourites", "Site: Acme"]
+    assert shown["Site: Acme"].childCount == 2 and shown["Favourites"].childCount == 1
+    assert [item.locations for item in shown["Site: Acme"].items()] == [
+        ["/data/movies/a.mkv"], ["/data/movies/b.mkv"]]
+    emu.library.edit_item(first, collections=["Site: Acme"])  # the last item leaves Favourites
+    assert [c.title for c in section.collections()] == ["Site: Acme"]
+
+
+def test_the_collections_listing_pages_and_counts_like_other_listings(emu: PlexEmulator) -> None:
+    for i in range(3):
+        emu.add_item(1, f"/data/movies/{i}.mkv", collections=[f"C{i}"])
+    url = f"{emu.url}/library/sections/1/collections?X-Plex-Token={TOKEN}"
+
+    counted = requests.get(url + "&X-Plex-Container-Start=0&X-Plex-Container-Size=0", timeout=5)
+    paged = requests.get(url + "&X-Plex-Container-Start=1&X-Plex-Container-Size=5", timeout=5)
+
+    assert 'size="0" totalSize="3"' in counted.text and "<Directory" not in counted.text
+    assert 'size="2" totalSize="3" offset="1"' in paged.text
+    assert [d.get("title") for d in ET.fromstring(paged.text).iter("Directory")] == ["C1", "C2"]

@@ -613,3 +613,43 @@ def test_keyset_paging_by_id_answers_like_the_general_filter(emu: StashEmulator)
                   p={"per_page": 2, "sort": "id"})
 
     assert fast == general == {"findScenes": {"count": 4, "scenes": [{"id": "4"}, {"id": "5"}]}}
+
+
+GROUPS = """
+query Groups($id: ID!) {
+  findScene(id: $id) {
+    updated_at
+    groups { scene_index group { id name scene_count } }
+    movies { scene_index movie { id name } }
+    studio { name updated_at parent_studio { name } }
+  }
+}
+"""
+
+
+def test_groups_and_parent_studios_answer_as_stash_serves_them(
+    emu: StashEmulator, clock: Clock
+) -> None:
+    emu.add_studio("Acme")
+    sid = emu.add_scene(title="Beach", studio="Acme",
+                        groups=["Summer Tour", {"name": "Best Of", "scene_index": 3}])
+    gql_client = client(emu)
+    before = run(gql_client, GROUPS, id=sid)["findScene"]
+
+    assert before["groups"] == [
+        {"scene_index": None, "group": {"id": "1", "name": "Summer Tour", "scene_count": 1}},
+        {"scene_index": 3, "group": {"id": "2", "name": "Best Of", "scene_count": 1}},
+    ]
+    assert [m["movie"]["name"] for m in before["movies"]] == ["Summer Tour", "Best Of"]
+    assert before["studio"]["parent_studio"] is None
+
+    clock.tick(5)
+    emu.rename_group("Summer Tour", "Summer Tour 2024")
+    emu.set_studio_parent("Acme", "Acme Group")
+    after = run(gql_client, GROUPS, id=sid)["findScene"]
+
+    assert after["groups"][0]["group"]["name"] == "Summer Tour 2024"
+    assert after["studio"]["parent_studio"] == {"name": "Acme Group"}
+    # both are edits of other objects: the scene's own stamp stays, the studio's moves
+    assert after["updated_at"] == before["updated_at"]
+    assert after["studio"]["updated_at"] > before["studio"]["updated_at"]
