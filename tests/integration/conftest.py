@@ -153,10 +153,13 @@ def replayed_in_full(request, vcr, record_mode) -> Iterator[None]:
             f"{stored.path} (cassette {vcr._path}); did a step of the test go?",
             pytrace=False,
         )
-    # stashplex talks to both servers at once: only each server's own order is defined
-    by_server: dict[str, list[int]] = {}
+    # stashplex talks to both servers at once, and fetches covers ahead of the GraphQL reads:
+    # only the order within each server's reads, and within its cover downloads, is defined
+    by_server: dict[tuple[str, bool], list[int]] = {}
     for index in played:
-        by_server.setdefault(urlsplit(vcr.requests[index].uri).netloc, []).append(index)
+        parts = urlsplit(vcr.requests[index].uri)
+        stream = (parts.netloc, parts.path.endswith("/screenshot"))
+        by_server.setdefault(stream, []).append(index)
     for indexes in by_server.values():
         position = played_out_of_order(indexes)
         if position is not None:
