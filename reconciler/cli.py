@@ -423,6 +423,10 @@ def _dry_run(app, progress) -> int:
             print("    poster: new screenshot from Stash")
         elif outcome.lock_poster:
             print("    poster: (lock only)")
+        if outcome.art:
+            print("    background: new screenshot from Stash")
+        elif outcome.lock_art:
+            print("    background: (lock only)")
     print(
         f"dry run: {report.seen} scenes seen, {changes} would be updated, "
         f"{report.unmatched} unmatched; nothing was written"

@@ -22,6 +22,7 @@ from reconciler.diff import content_hash
 from reconciler.errors import StashplexError
 from reconciler.models import Scene
 from reconciler.pathmap import PathMap
+from reconciler.photos import photo_source
 from reconciler.plex import fingerprint
 from reconciler.progress import ProgressFn, quiet
 from reconciler.readahead import END, Readers
@@ -93,6 +94,7 @@ class Engine:
         self.stash = stash
         self.catalog = catalog
         self.path_map = PathMap((m.stash, m.plex) for m in config.path_map)
+        self.photos = photo_source(config)
         self.poll_page_size = POLL_PAGE_SIZE
         self.sweep_page_size = PAGE_SIZE
 
@@ -102,7 +104,7 @@ class Engine:
         """False when neither side changed since the last successful sync of this scene."""
         if state is None:
             return True
-        if state.content_hash != content_hash(scene, self.config.sync):
+        if state.content_hash != content_hash(scene, self.config.sync, self.photos):
             return True
         if state.stash_updated_at != scene.updated_at:
             return True

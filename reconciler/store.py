@@ -138,6 +138,22 @@ class OwnedCollection(_Model):
         primary_key = pw.CompositeKey("rating_key", "name")
 
 
+class ItemArt(_Model):
+    """The cover stashplex last uploaded as a Plex item's background art (`sync.fields:
+    background`): its Stash URL and the sha1 of the bytes, as `SceneState` keeps the poster's."""
+
+    rating_key = pw.IntegerField(primary_key=True)
+    source = pw.TextField()
+    sha1 = pw.TextField()
+
+
+@dataclass(frozen=True)
+class ArtState:
+    rating_key: int
+    source: str
+    sha1: str
+
+
 @dataclass(frozen=True)
 class SyncedItem:
     """How stashplex left a Plex item when it last synced a scene to it."""
@@ -193,6 +209,7 @@ MODELS = [
     ServerHealth,
     RefusedLetter,
     OwnedCollection,
+    ItemArt,
 ]
 CARRIED = {"tags": "tag_ids", "performers": "performer_ids", "studios": "studio_id"}
 
@@ -472,7 +489,8 @@ class Store:
         """Jobs whose work is done, with what to remember of each scene, in one transaction.
 
         A newer change that arrived meanwhile keeps its job queued. `values` may carry
-        `owned_collections`: every collection tag stashplex owns on the item now.
+        `owned_collections`: every collection tag stashplex owns on the item now, and `art`:
+        the (source, sha1) of the background art uploaded to it.
         """
         finished: list[str] = []
         with self.transaction():
@@ -480,6 +498,7 @@ class Store:
                 finished.append(job.scene_id)
                 values = dict(values)
                 owned = values.pop("owned_collections", None)
+                art = values.pop("art", None)
                 updated = (
                     SceneState.update(**values).where(SceneState.scene_id == job.scene_id).execute()
                 )
@@ -487,6 +506,10 @@ class Store:
                     SceneState.create(scene_id=job.scene_id, **values)
                 if owned is not None:
                     self._own(values["rating_key"], owned)
+                if art is not None:
+                    source, sha1 = art
+                    row = {"rating_key": values["rating_key"], "source": source, "sha1": sha1}
+                    ItemArt.replace(**row).execute()
                 self._carry(job.scene_id, job.data.get("scene") or {})
                 deleted = (
                     Job.delete().where((Job.id == job.id) & (Job.version == job.version)).execute()
@@ -860,6 +883,17 @@ class Store:
                 query = OwnedCollection.select().where(OwnedCollection.rating_key.in_(chunk))
                 for row in query:
                     found.setdefault(row.rating_key, set()).add(row.name)
+        return found
+
+    def art_states(self, rating_keys: Iterable[int]) -> dict[int, ArtState]:
+        """The background art stashplex last uploaded to these Plex items."""
+        keys = list(dict.fromkeys(int(k) for k in rating_keys))
+        found: dict[int, ArtState] = {}
+        with self.reading():
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                for row in ItemArt.select().where(ItemArt.rating_key.in_(chunk)):
+                    found[row.rating_key] = _record(ArtState, row)
         return found
 
     def _own(self, rating_key: int, names: Iterable[str]) -> None:

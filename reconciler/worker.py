@@ -1,8 +1,8 @@
 """Draining the queue, one claimed batch at a time, in three steps.
 
 - plan: what each job needs, reading only (match the file, read the items, diff);
-- apply: the requests (`PlexClient.write`, the cover from Stash, `PlexClient.upload_poster`),
-  then one read-back of what was written;
+- apply: the requests (`PlexClient.write`, the cover from Stash, uploaded as the poster and,
+  with `background`, as the art), then one read-back of what was written;
 - record: exactly one outcome per job (completed, rescheduled, waiting or dead-lettered).
 
 `preview` (`--dry-run`) runs the plan step alone. Which server may get work, and when work
@@ -34,13 +34,14 @@ from reconciler.gate import Gate
 from reconciler.matching import match
 from reconciler.models import PlexItem, Scene
 from reconciler.pathmap import PathMap
-from reconciler.plex import fingerprint
+from reconciler.photos import photo_source
+from reconciler.plex import ART, POSTER, fingerprint
 from reconciler.progress import ProgressFn, quiet
 from reconciler.readahead import Readers
 from reconciler.readback import read_back, remember
 from reconciler.retry import Backoff, RetryRules
 from reconciler.status import LAST_WRITE
-from reconciler.store import QueuedJob, Store, StoreError, SyncState
+from reconciler.store import ArtState, QueuedJob, Store, StoreError, SyncState
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ class Planned:
     edit: Edit | None = None
     error: StashplexError | None = None
     poster_hash: str | None = None
+    art: ArtState | None = None  # the background art uploaded to the item before
+    art_hash: str | None = None
     owned: frozenset[str] = frozenset()  # collection tags stashplex owns on the item
 
     @property
@@ -147,6 +150,7 @@ class Worker:
         self.fetch_image = fetch_image
         self.rules = rules or RetryRules(config.retry)
         self.path_map = PathMap((m.stash, m.plex) for m in config.path_map)
+        self.photos = photo_source(config)
         self.clock = clock
         self.stash_probe = stash_probe
         probe_backoff = Backoff(0, config.retry.transient.base, config.retry.transient.cap)
@@ -165,7 +169,7 @@ class Worker:
     def _needed_gates(self) -> list[Gate]:
         """Every job needs Plex; Stash only for covers."""
         needed = [self.gates[PLEX]]
-        if "poster" in self.config.sync.fields:
+        if {"poster", "background"} & set(self.config.sync.fields):
             needed.append(self.gates[STASH])
         return needed
 
@@ -342,6 +346,11 @@ class Worker:
         self.gates[PLEX].answered()
         states = self.store.scene_states(entry.scene.id for entry in matched)
         owned = self.store.owned_collections(entry.rating_key for entry in matched)
+        arts = (
+            self.store.art_states(entry.rating_key for entry in matched)
+            if "background" in self.config.sync.fields
+            else {}
+        )
         for entry in matched:
             item = items.get(entry.rating_key)
             if item is None:
@@ -353,6 +362,7 @@ class Worker:
                 continue
             entry.item = item
             entry.owned = frozenset(owned.get(item.rating_key, ()))
+            entry.art = arts.get(item.rating_key)
             state = states.get(entry.scene.id)
             # what was uploaded is known per item: a moved file's new item needs the poster again
             entry.state = state if state and state.rating_key == item.rating_key else None
@@ -364,6 +374,8 @@ class Worker:
                     entry.state.poster_source if entry.state else None,
                     self.store.read_back(entry.scene.id),
                     entry.owned,
+                    self.photos,
+                    entry.art.source if entry.art else None,
                 )
             except StashplexError as exc:
                 entry.error = exc
@@ -421,10 +433,11 @@ class Worker:
         """Each entry's cover from Stash, or what downloading it raised, in the entries' order;
         none after an error that stops the batch (the server is away or refuses the key)."""
         for entry in entries:
-            if entry.edit is None or entry.edit.poster is None:
+            url = entry.edit.poster or entry.edit.art if entry.edit is not None else None
+            if url is None:
                 continue
             try:
-                yield entry, self.fetch_image(entry.edit.poster)
+                yield entry, self.fetch_image(url)
             except Exception as exc:
                 yield entry, exc
                 if isinstance(exc, StashplexError) and (exc.waits or exc.refused):
@@ -444,23 +457,39 @@ class Worker:
         """Write what differs; True when something was sent to Plex."""
         edit, state = entry.edit, entry.state
         wrote = False
-        if edit.poster is not None:
-            image = cover(entry)
+        image = None
+        if edit.poster is not None or edit.art is not None:
+            image = cover(entry)  # one download serves both the poster and the art
             self.gates[STASH].answered()
+        if edit.poster is not None:
             entry.poster_hash = hashlib.sha1(image).hexdigest()
             if state is None or state.poster_hash != entry.poster_hash:
                 # only an item stashplex uploaded to before can hold these bytes already
-                shown = self.plex.upload_poster(
+                shown = self.plex.upload_image(
                     entry.item.rating_key,
                     image,
+                    POSTER,
                     entry.scene.label,
                     may_hold=state is not None and state.poster_hash is not None,
                 )
                 wrote = True
                 if shown is not None and "thumb" not in entry.item.locked:
                     edit.lock_poster = True
-        if edit.changes or edit.lock_poster:
-            # the poster's lock rides on the same request as the other fields
+        if edit.art is not None:
+            entry.art_hash = hashlib.sha1(image).hexdigest()
+            if entry.art is None or entry.art.sha1 != entry.art_hash:
+                shown = self.plex.upload_image(
+                    entry.item.rating_key,
+                    image,
+                    ART,
+                    entry.scene.label,
+                    may_hold=entry.art is not None,
+                )
+                wrote = True
+                if shown is not None and "art" not in entry.item.locked:
+                    edit.lock_art = True
+        if edit.changes or edit.lock_poster or edit.lock_art:
+            # the images' locks ride on the same request as the other fields
             edit.shortened = self.plex.write(entry.item, edit, entry.scene.label).shortened
             wrote = True
         return wrote
@@ -486,13 +515,15 @@ class Worker:
             "rating_key": entry.rating_key,
             "plex_updated_at": after.updated_at if after else None,
             "plex_fingerprint": fingerprint(after) if after else None,
-            "content_hash": content_hash(entry.scene, self.config.sync),
+            "content_hash": content_hash(entry.scene, self.config.sync, self.photos),
             "synced_at": self.clock(),
             "failed_updated_at": None,
         }
         if entry.poster_hash is not None:
             values["poster_source"] = entry.scene.screenshot
             values["poster_hash"] = entry.poster_hash
+        if entry.art_hash is not None:
+            values["art"] = (entry.scene.screenshot, entry.art_hash)
         if owned is not None:
             values["owned_collections"] = sorted(owned)
         return _Outcome(entry, values=values, changed=changed)

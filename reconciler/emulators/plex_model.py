@@ -150,6 +150,8 @@ class PlexItem:
     roles: dict[str, str] = field(default_factory=dict)
     last_rated_at: int | None = None
     art_sha1: str | None = None
+    art_uploads: int = 0
+    role_thumbs: dict[str, str] = field(default_factory=dict)  # actor name -> thumb URL
     guid: str = ""
     guids: list[str] = field(default_factory=list)
 
@@ -612,6 +614,8 @@ class PlexLibrary:
                 roles=dict(item.roles),
                 last_rated_at=item.last_rated_at,
                 art_sha1=art.selected if art else None,
+                art_uploads=art.count if art else 0,
+                role_thumbs=dict(item.role_thumbs),
                 guid=item.guid,
                 guids=list(item.guids),
             )
