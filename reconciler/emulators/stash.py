@@ -584,7 +584,7 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
             "findPerformers",
             "performers",
             "performer_filter: null",
-            "id name disambiguation created_at updated_at",
+            "id name disambiguation created_at updated_at image_path",
         )
 
     def studios(self) -> list[dict]:
