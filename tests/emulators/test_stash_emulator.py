@@ -613,3 +613,27 @@ def test_keyset_paging_by_id_answers_like_the_general_filter(emu: StashEmulator)
                   p={"per_page": 2, "sort": "id"})
 
     assert fast == general == {"findScenes": {"count": 4, "scenes": [{"id": "4"}, {"id": "5"}]}}
+
+
+def test_performer_images_carry_the_placeholder_mark_until_set_and_need_the_key(
+    emu: StashEmulator, clock: Clock
+) -> None:
+    emu.add_scene(title="pic", performers=["Ann"], files=["/data/pic.mp4"])
+    before = emu.scenes()[0]["updated_at"]
+    (ann,) = emu.performers()
+    assert ann["image_path"] == f"{emu.url}/performer/{ann['id']}/image?t={int(T0)}&default=true"
+    placeholder = requests.get(ann["image_path"], headers={"ApiKey": KEY}, timeout=5)
+    assert placeholder.status_code == 200
+    assert placeholder.headers["Content-Type"] == "image/svg+xml"
+
+    clock.now += 5
+    png = b"\x89PNG\r\n\x1a\n" + b"Ann"
+    emu.set_performer_image("Ann", png)
+    (ann,) = emu.performers()
+    assert ann["image_path"] == f"{emu.url}/performer/{ann['id']}/image?t={int(clock.now)}"
+    got = requests.get(ann["image_path"], headers={"ApiKey": KEY}, timeout=5)
+    assert (got.content, got.headers["Content-Type"]) == (png, "image/png")
+    bare = requests.get(ann["image_path"], timeout=5, allow_redirects=False)
+    assert bare.status_code == 302 and bare.headers["Location"].startswith("/login?")
+    assert requests.get(ann["image_path"], headers={"ApiKey": "x"}, timeout=5).status_code == 401
+    assert emu.scenes()[0]["updated_at"] == before  # the scene's own stamp does not move
