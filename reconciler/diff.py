@@ -41,6 +41,9 @@ PLEX_FIELDS: dict[str, tuple[str, str]] = {
     "content_rating": ("contentRating", "text"),
 }
 
+# the read-back memory's name for the actor photos Plex shows (not a field of its own)
+PHOTOS_SHOWN = "performer_photos"
+
 # Plex keeps neither a studio nor genres on episodes: plexapi's `EpisodeEditMixins` has no
 # StudioMixin or GenreMixin (plexapi/mixins/__init__.py), and real episode payloads hold
 # neither (shared/reference/plex-http.md §8)
@@ -290,7 +293,7 @@ def diff(
         thumbs_shown = True
         if name == "performers" and wanted:
             edit.actor_thumbs = actor_thumbs(scene.performer_images, wanted, photos)
-            thumbs_shown = _thumbs_shown(item, edit.actor_thumbs)
+            thumbs_shown = _thumbs_shown(item, edit.actor_thumbs, read_back.get(PHOTOS_SHOWN))
         if same and locked and thumbs_shown:
             continue
         edit.changes.append(FieldChange(name, current, wanted))
@@ -307,8 +310,21 @@ def diff(
     return edit
 
 
-def _thumbs_shown(item: PlexItem, thumbs: Mapping[str, str]) -> bool:
-    """Whether each actor with a photo shows that photo's URL (`<Role thumb>`, compared as is;
-    an actor without a photo in Stash keeps what Plex has)."""
+def sent_thumbs(thumbs: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The photo URLs sent with the actors, in a stable order (for the read-back memory)."""
+    return sorted(thumbs.items())
+
+
+def shown_thumbs(item: PlexItem, thumbs: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """What Plex shows (`<Role thumb>`) for each actor a photo was sent for."""
     shown = {name.casefold(): url for name, url in item.actor_thumbs.items()}
-    return all(shown.get(name) == url for name, url in thumbs.items())
+    return [(name, shown.get(name)) for name, _ in sent_thumbs(thumbs)]
+
+
+def _thumbs_shown(
+    item: PlexItem, thumbs: Mapping[str, str], remembered: Remembered | None
+) -> bool:
+    """Whether each actor with a photo shows that photo's URL, as sent or in the form Plex was
+    seen to show it after it was sent (an actor without a photo in Stash is not compared)."""
+    sent, shown = sent_thumbs(thumbs), shown_thumbs(item, thumbs)
+    return shown == sent or (remembered is not None and remembered.matches(sent, shown))

@@ -88,6 +88,10 @@ class WriteRules:
       by default, as a real PMS does: such bytes are stored but not re-selected (§8 [M]/[C]:
       Incipit.bundle `RESELECT_PAD` notes, 2026; plexapi `mixins/resources.py`). Only
       measured by a third party, so the other answer is a switch for the contract check.
+    - `own_actor_thumbs`: an actor photo URL sent as `actor[i].tag.thumb` shows in the detail
+      XML (`<Role thumb=..>`) in a form of Plex's own (a path on the server) instead of as
+      sent ([U]: plexapi documents the request, issue #462 / PR #510, not what PMS shows
+      afterwards; agents' photos show as the URL the agent gave). Off: shown as sent.
 
     Always on, as a real PMS does: episodes ignore studio and genre edits (§8 [C]: plexapi
     `video.py` Episode mixins).
@@ -99,6 +103,7 @@ class WriteRules:
     lock_on_upload: bool = True
     updated_at_delay: int = 0
     reselect_held_uploads: bool = False
+    own_actor_thumbs: bool = False
 
 
 # what Plex keeps no value of on an episode (edits of these are ignored there)

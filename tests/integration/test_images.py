@@ -102,6 +102,27 @@ def test_without_an_api_key_plex_gets_stashs_photo_urls_and_a_second_run_writes_
     assert keyless.writes() == 0
 
 
+@pytest.mark.parametrize("own_form", [False, True])
+def test_photos_plex_shows_in_a_form_of_its_own_are_not_rewritten_on_every_job(
+    keyless, stash_clock, own_form
+):
+    keyless.plex.library.rules.own_actor_thumbs = own_form
+    keyless.app.reconcile_all()
+    shown = keyless.item("1").role_thumbs["Ann"]
+    assert (shown == ann_path(keyless)) is not own_form
+    keyless.plex.reset_log()
+    stash_clock.tick(5)
+    for scene_id in keyless.rating_keys:  # an edit in Stash: every scene is diffed again
+        keyless.stash.update_scene(scene_id, details=f"New details {scene_id}.")
+
+    report, result = keyless.poll_and_drain()
+
+    assert result.applied == 4
+    puts = [query for method, path, query in keyless.plex.requests if method == "PUT"]
+    assert len(puts) == 4 and not any("actor" in query for query in puts)
+    assert keyless.item("1").role_thumbs["Ann"] == shown
+
+
 def test_the_default_true_placeholder_is_never_given_to_plex(keyless):
     placeholder = next(
         p["image_path"] for p in keyless.stash.performers() if p["name"] == "Performer 1"
