@@ -304,3 +304,13 @@ def test_art_unlocked_in_plex_is_locked_again_without_an_upload(keyed, tmp_path,
     assert "art" in keyed.item("1").locked
     assert keyed.item("1").art_uploads == uploads
 
+
+
+def test_a_dry_run_says_which_photos_would_be_sent(keyless, tmp_path):
+    config = write_config(keyless, tmp_path, stash={"api_key": ""})
+
+    result = stashplex("--config", config, "--reconcile-all", "--dry-run")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("performer photos: 1 sent with the actors") == 4
+    assert keyless.item("1").role_thumbs == {}
