@@ -423,7 +423,7 @@ def _photo_warnings(config: Config) -> list[str]:
     if not config.server.listen:
         return [
             "server.public_url is set but server.listen is not: stashplex serves no actor "
-            "photos, so Plex cannot fetch them; set server.listen"
+            "photos, so they are skipped until server.listen is set"
         ]
     return []
 

@@ -10,7 +10,8 @@ Stash's `internal/api/urlbuilders/performer.go`). So:
 - Stash without an API key: Plex gets Stash's URL as it is;
 - with a key: Plex gets `{server.public_url}/performer/{id}/image?t={stamp}`, which stashplex
   serves itself (`photoserve.py`), fetching from Stash with the key;
-- with a key and no `server.public_url`: no photos (the config warns once at start).
+- with a key and no `server.public_url` or no `server.listen`: no photos (the config warns
+  once at start).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def photo_source(config: Config) -> str:
         return ""
     if not config.stash.api_key:
         return STASH_URLS
-    return config.server.public_url
+    return config.server.public_url if config.server.listen else ""
 
 
 def is_placeholder(image_path: str) -> bool:

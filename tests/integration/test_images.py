@@ -210,7 +210,8 @@ def test_with_an_api_key_stashplex_serves_the_photos_and_plex_keeps_no_key(keyed
 
 
 def test_the_key_never_reaches_a_url_plex_stores(keyed, tmp_path):
-    configure(keyed, tmp_path, api_key=None, server={"public_url": "http://stashplex:8765"})
+    configure(keyed, tmp_path, api_key=None,
+              server={"listen": "127.0.0.1:8765", "public_url": "http://stashplex:8765"})
 
     keyed.app.reconcile_all()
 
@@ -219,12 +220,15 @@ def test_the_key_never_reaches_a_url_plex_stores(keyed, tmp_path):
     assert STASH_KEY not in json.dumps(keyed.plex.dump())
 
 
-def test_a_warning_names_server_listen_when_public_url_is_set_without_it(keyed, tmp_path):
+def test_public_url_without_listen_skips_photos_with_a_warning_naming_listen(keyed, tmp_path):
     config = write_config(keyed, tmp_path, server={"public_url": "http://stashplex:8765"})
 
     warnings = load_config(config, env={}).warnings
+    configure(keyed, tmp_path, api_key=None, server={"public_url": "http://stashplex:8765"})
+    keyed.app.reconcile_all()
 
-    assert any("server.listen" in line for line in warnings)
+    assert [line for line in warnings if "server.listen is not" in line]
+    assert keyed.item("1").role_thumbs == {}
 
 
 def cover_sha1(world: World, scene_id: str) -> str:

@@ -30,7 +30,12 @@ def test_photo_url(path, source, url):
     [
         ({}, STASH_URLS),
         ({"stash": {"api_key": "k"}}, ""),
-        ({"stash": {"api_key": "k"}, "server": {"public_url": "http://sp:8765/"}}, "http://sp:8765"),
+        ({"stash": {"api_key": "k"}, "server": {"public_url": "http://sp:8765/"}}, ""),
+        (
+            {"stash": {"api_key": "k"},
+             "server": {"public_url": "http://sp:8765/", "listen": "0.0.0.0:8765"}},
+            "http://sp:8765",
+        ),
         ({"sync": {"fields": ["title", "performers"]}}, ""),
     ],
 )
