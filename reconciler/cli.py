@@ -420,10 +420,16 @@ def _dry_run(app, progress) -> int:
             for change in outcome.changes:
                 note = " (lock only)" if change.lock_only else ""
                 print(f"    {change.field}: {_show(change.old)} -> {_show(change.new)}{note}")
+            if outcome.actor_thumbs and any(c.field == "performers" for c in outcome.changes):
+                print(f"    performer photos: {len(outcome.actor_thumbs)} sent with the actors")
             if outcome.poster:
                 print("    poster: new screenshot from Stash")
             elif outcome.lock_poster:
                 print("    poster: (lock only)")
+            if outcome.art:
+                print("    background: new screenshot from Stash")
+            elif outcome.lock_art:
+                print("    background: (lock only)")
     print(
         f"dry run: {report.seen} scenes seen, {changes} would be updated, "
         f"{report.unmatched} unmatched; nothing was written"

@@ -41,7 +41,11 @@ SYNC_FIELDS = (
     "poster",
     "year",
     "content_rating",
+    "performer_photos",
+    "background",
 )
+# written unless `sync.fields` says otherwise: every field but the background art
+DEFAULT_FIELDS = tuple(name for name in SYNC_FIELDS if name != "background")
 TITLE_PLACEHOLDERS = (
     "title",
     "studio",
@@ -124,7 +128,7 @@ STUDIO_RULE = CollectionRule("studio")
 @dataclass
 class SyncConfig:
     strict_matching: bool = True
-    fields: list[str] = field(default_factory=lambda: list(SYNC_FIELDS))
+    fields: list[str] = field(default_factory=lambda: list(DEFAULT_FIELDS))
     studio_collection: bool = True
     clear_empty: bool = False
     content_rating: str = "XXX"
@@ -174,9 +178,12 @@ class RetryConfig:
 
 @dataclass
 class ServerConfig:
-    """stashplex's own HTTP endpoint (`GET /healthz`, `GET /metrics`); off while empty."""
+    """stashplex's own HTTP endpoint (`GET /healthz`, `GET /metrics`, performer photos); off
+    while `listen` is empty. `public_url` is how Plex reaches it: the base of the actor photo
+    URLs written to Plex when Stash has an API key (which must stay out of Plex's database)."""
 
     listen: str = ""
+    public_url: str = ""
 
 
 def listen_address(listen: str) -> tuple[str, int]:
@@ -359,6 +366,13 @@ def _check(config: Config) -> None:
         raise ConfigError("database: expected the path of the SQLite database file")
     if config.server.listen:
         listen_address(config.server.listen)
+    if config.server.public_url and not config.server.public_url.startswith(
+        ("http://", "https://")
+    ):
+        raise ConfigError(
+            "server.public_url: expected an http:// or https:// URL, got "
+            f"{config.server.public_url!r}"
+        )
 
 
 def _check_title(sync: SyncConfig) -> None:
@@ -522,6 +536,7 @@ def parse_config(
         config.source = source
         config.plex.url = config.plex.url.rstrip("/")
         config.stash.url = _stash_base(config.stash.url)
+        config.server.public_url = config.server.public_url.rstrip("/")
         _strip_secrets(config, sources)
         _check(config)
     except EnvConfigError:
@@ -531,6 +546,7 @@ def parse_config(
     if base_dir is not None and not os.path.isabs(os.path.expanduser(config.database)):
         config.database = str(base_dir / config.database)
     config.database = os.path.expanduser(config.database)
+    config.warnings.extend(_photo_warnings(config))
     for section in ("plex", "stash"):
         if not getattr(config, section).verify_ssl:
             config.warnings.append(
@@ -538,6 +554,24 @@ def parse_config(
                 f"is not checked; prefer {section}.ca_bundle"
             )
     return config
+
+
+def _photo_warnings(config: Config) -> list[str]:
+    """Actor photos that cannot reach Plex: said once, at start, with what to set."""
+    if "performer_photos" not in config.sync.fields or not config.stash.api_key:
+        return []
+    if not config.server.public_url:
+        return [
+            "sync.fields has performer_photos, but Stash has an API key, which must not go "
+            "into the photo URLs Plex stores: actor photos are skipped until server.listen and "
+            "server.public_url (the address at which Plex reaches stashplex) are set"
+        ]
+    if not config.server.listen:
+        return [
+            "server.public_url is set but server.listen is not: stashplex serves no actor "
+            "photos, so they are skipped until server.listen is set"
+        ]
+    return []
 
 
 def config_path(explicit: str | None = None, env: dict | None = None) -> Path:

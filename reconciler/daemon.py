@@ -27,6 +27,8 @@ from reconciler.gate import REFUSED
 from reconciler.health import Verdict, verdict
 from reconciler.lock import DatabaseLock
 from reconciler.metrics import HealthServer, Metrics
+from reconciler.photos import STASH_URLS, photo_source
+from reconciler.photoserve import PerformerPhotos
 from reconciler.sdnotify import Notifier, watchdog_interval
 from reconciler.status import LAST_POLL, read_health
 from reconciler.store import Store
@@ -240,13 +242,19 @@ class Daemon:
             if self.config.server.listen:
                 address = listen_address(self.config.server.listen)
                 try:
-                    self.http = HealthServer(address, self.metrics, self.verdict).start()
+                    self.http = HealthServer(
+                        address, self.metrics, self.verdict, self._photos()
+                    ).start()
                 except OSError as exc:
                     raise ConfigError(
                         f"server.listen: cannot listen on {self.config.server.listen} "
                         f"({exc.strerror})"
                     ) from None
-                log.info("serving /healthz and /metrics on http://%s", self.config.server.listen)
+                log.info(
+                    "serving /healthz and /metrics%s on http://%s",
+                    " and performer photos" if self.http.photos is not None else "",
+                    self.config.server.listen,
+                )
             if install_signals:
                 signal.signal(signal.SIGTERM, self.request_stop)
                 signal.signal(signal.SIGINT, self.request_stop)
@@ -280,6 +288,12 @@ class Daemon:
             if self.app is not None:
                 self.app.close()
             self.lock.release()
+
+    def _photos(self) -> PerformerPhotos | None:
+        """Actor photos are served here only when Plex is given this endpoint's URLs for them."""
+        if photo_source(self.config) in ("", STASH_URLS) or self.app is None:
+            return None
+        return PerformerPhotos(self.app.stash.fetch_performer_image)
 
     def _scheduler(self) -> BackgroundScheduler:
         scheduler = BackgroundScheduler(

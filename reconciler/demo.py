@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from reconciler.app import App
-from reconciler.config import SYNC_FIELDS, load_config
+from reconciler.config import DEFAULT_FIELDS, load_config
 from reconciler.daemon import Daemon
 from reconciler.emulators.plex import PlexEmulator
 from reconciler.emulators.sample import sample_library
@@ -52,7 +52,7 @@ def _write_config(folder: Path, stash: StashEmulator, plex: PlexEmulator) -> Pat
         "stash": {"url": stash.url, "api_key": DEMO_KEY},
         "plex": {"url": plex.url, "token": DEMO_TOKEN, "libraries": ["Adult"]},
         "path_map": [{"stash": "/data/stash", "plex": "/media/stash"}],
-        "sync": {"fields": [name for name in SYNC_FIELDS if name != "poster"]},
+        "sync": {"fields": [name for name in DEFAULT_FIELDS if name != "poster"]},
         "schedule": {"poll_interval": 1, "process_interval": 1, "reconcile_interval": 0},
         "retry": {
             "transient": {"max_retries": 5, "base": 1, "cap": 4},

@@ -21,6 +21,7 @@ from reconciler.collections import collection_names, rules_fingerprint
 from reconciler.config import SyncConfig
 from reconciler.errors import InvalidSceneData
 from reconciler.models import PlexItem, Scene
+from reconciler.photos import actor_thumbs
 from reconciler.scenefilter import kept_tags
 from reconciler.titles import render_title
 
@@ -40,6 +41,9 @@ PLEX_FIELDS: dict[str, tuple[str, str]] = {
     "year": ("year", "text"),
     "content_rating": ("contentRating", "text"),
 }
+
+# the read-back memory's name for the actor photos Plex shows (not a field of its own)
+PHOTOS_SHOWN = "performer_photos"
 
 # Plex keeps neither a studio nor genres on episodes: plexapi's `EpisodeEditMixins` has no
 # StudioMixin or GenreMixin (plexapi/mixins/__init__.py), and real episode payloads hold
@@ -67,22 +71,40 @@ class FieldChange:
 class Edit:
     """Everything one Plex item needs; text fields and tags go out in one request when they fit.
 
-    `lock_poster` asks for the poster's lock (`thumb.locked=1`); `shortened` is filled by
-    the write with the values that had to be shortened to fit a request (field -> value sent).
+    `lock_poster` asks for the poster's lock (`thumb.locked=1`), `lock_art` for the
+    background's (`art.locked=1`); `art` is the cover to upload as background art;
+    `actor_thumbs` are the photo URLs sent with the actors (name folded to case -> URL);
+    `shortened` is filled by the write with the values that had to be shortened to fit a
+    request (field -> value sent).
     """
 
     changes: list[FieldChange] = field(default_factory=list)
     poster: str | None = None
     lock_poster: bool = False
+    art: str | None = None
+    lock_art: bool = False
+    actor_thumbs: dict[str, str] = field(default_factory=dict)
     shortened: dict[str, Any] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.changes) or self.poster is not None or self.lock_poster
+        return (
+            bool(self.changes)
+            or self.poster is not None
+            or self.lock_poster
+            or self.art is not None
+            or self.lock_art
+        )
+
+    @property
+    def wants_image(self) -> bool:
+        """The scene's cover is needed: as the poster, the background art, or both."""
+        return self.poster is not None or self.art is not None
 
     @property
     def fields(self) -> list[str]:
         names = [change.field for change in self.changes]
-        return names + (["poster"] if self.poster is not None else [])
+        names += ["poster"] if self.poster is not None else []
+        return names + (["background"] if self.art is not None else [])
 
 
 def clean_text(value: str | None) -> str:
@@ -150,11 +172,14 @@ def desired_values(scene: Scene, sync: SyncConfig) -> dict[str, Any]:
     return {name: values[name] for name in sync.fields if name in values}
 
 
-def content_hash(scene: Scene, sync: SyncConfig) -> str:
+def content_hash(scene: Scene, sync: SyncConfig, photos: str = "") -> str:
     """A fingerprint of what Stash says about the scene and of what stashplex is set to write.
 
-    Tag, performer and studio renames change it without changing the scene's `updated_at`.
+    Tag, performer and studio renames change it without changing the scene's `updated_at`,
+    and so does a performer's new photo (its `image_path` is stamped with its `updated_at`).
+    `photos` is where actor photo URLs point (`photos.photo_source`).
     """
+    images = sorted(scene.performer_images.items()) if "performer_photos" in sync.fields else []
     values = (
         scene.title,
         scene.details,
@@ -176,6 +201,7 @@ def content_hash(scene: Scene, sync: SyncConfig) -> str:
         sync.title_format,
         sync.title_fallback,
         sorted(name.casefold() for name in sync.ignore_tags),
+        *((images, photos) if images else ()),
     )
     blob = json.dumps(values).encode()
     return hashlib.blake2b(blob, digest_size=16).hexdigest()
@@ -242,6 +268,8 @@ def diff(
     poster_synced: str | None = None,
     read_back: Mapping[str, Remembered] | None = None,
     owned: Collection[str] = (),
+    photos: str = "",
+    art_synced: str | None = None,
 ) -> Edit:
     """The edit that brings `item` in line with `scene`.
 
@@ -252,6 +280,9 @@ def diff(
     in sync until Stash changes. `owned` are the collection tags stashplex added to the
     item before: one no rule gives any more (the studio changed, the tag left an `only:`
     list, the rule was removed) is taken off; collections made in Plex are never touched.
+    `photos` is where actor photo URLs point (none when empty): an actor whose
+    `<Role thumb>` is not its photo's URL rewrites the actor list. `art_synced` is, like
+    `poster_synced`, the cover last uploaded as background art.
     """
     edit = Edit()
     read_back = read_back or {}
@@ -277,7 +308,11 @@ def diff(
         same = same_value(name, current, wanted)
         if not same and name in read_back:
             same = read_back[name].matches(wanted, current)
-        if same and locked:
+        thumbs_shown = True
+        if name == "performers" and wanted:
+            edit.actor_thumbs = actor_thumbs(scene.performer_images, wanted, photos)
+            thumbs_shown = _thumbs_shown(item, edit.actor_thumbs, read_back.get(PHOTOS_SHOWN))
+        if same and locked and thumbs_shown:
             continue
         edit.changes.append(FieldChange(name, current, wanted))
     if "poster" in sync.fields and scene.screenshot:
@@ -285,4 +320,29 @@ def diff(
             edit.poster = scene.screenshot
         elif "thumb" not in item.locked:
             edit.lock_poster = True
+    if "background" in sync.fields and scene.screenshot:
+        if art_synced != scene.screenshot:
+            edit.art = scene.screenshot
+        elif "art" not in item.locked:
+            edit.lock_art = True
     return edit
+
+
+def sent_thumbs(thumbs: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The photo URLs sent with the actors, in a stable order (for the read-back memory)."""
+    return sorted(thumbs.items())
+
+
+def shown_thumbs(item: PlexItem, thumbs: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """What Plex shows (`<Role thumb>`) for each actor a photo was sent for."""
+    shown = {name.casefold(): url for name, url in item.actor_thumbs.items()}
+    return [(name, shown.get(name)) for name, _ in sent_thumbs(thumbs)]
+
+
+def _thumbs_shown(
+    item: PlexItem, thumbs: Mapping[str, str], remembered: Remembered | None
+) -> bool:
+    """Whether each actor with a photo shows that photo's URL, as sent or in the form Plex was
+    seen to show it after it was sent (an actor without a photo in Stash is not compared)."""
+    sent, shown = sent_thumbs(thumbs), shown_thumbs(item, thumbs)
+    return shown == sent or (remembered is not None and remembered.matches(sent, shown))

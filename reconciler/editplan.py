@@ -60,12 +60,21 @@ def text_args(change: FieldChange, value: str | None = None) -> dict[str, Any]:
     }
 
 
-def tag_args(tag: str, names: Names) -> dict[str, Any]:
-    """The indexed list that replaces the item's tags of this type, locked."""
+def tag_args(tag: str, names: Names, thumbs: dict[str, str] | None = None) -> dict[str, Any]:
+    """The indexed list that replaces the item's tags of this type, locked; `thumbs` (name
+    folded to case -> URL) gives actors their photos (`actor[i].tag.thumb`, as plexapi's
+    `_edit_tags` spells a tag's fields: shared/reference/plex-http.md §2)."""
     args: dict[str, Any] = {f"{tag}.locked": 1}
     for i, name in enumerate(names):
         args[f"{tag}[{i}].tag.tag"] = name
+        thumb = thumbs.get(name.casefold()) if thumbs else None
+        if thumb:
+            args[f"{tag}[{i}].tag.thumb"] = thumb
     return args
+
+
+def _thumbs(edit: Edit, tag: str) -> dict[str, str] | None:
+    return edit.actor_thumbs if tag == "actor" else None
 
 
 Names = tuple[str, ...] | list[str]
@@ -87,12 +96,14 @@ def single_request(base: dict[str, Any], edit: Edit) -> dict[str, Any]:
     for change in edit.changes:
         plex_name, kind = PLEX_FIELDS[change.field]
         if kind == "tags":
-            args.update(tag_args(plex_name, change.new))
+            args.update(tag_args(plex_name, change.new, _thumbs(edit, plex_name)))
             args.update(removal_args(plex_name, leftovers(change.new, change.old)))
         else:
             args.update(text_args(change))
     if edit.lock_poster:
         args["thumb.locked"] = 1
+    if edit.lock_art:
+        args["art.locked"] = 1
     return args
 
 
@@ -164,12 +175,15 @@ def plan_edit(base: dict[str, Any], edit: Edit, room: int) -> EditPlan:
         packer.add(piece)
     if edit.lock_poster:
         packer.add({"thumb.locked": 1})
+    if edit.lock_art:
+        packer.add({"art.locked": 1})
     for change in tags:
         tag = PLEX_FIELDS[change.field][0]
+        thumbs = _thumbs(edit, tag)
         names = tuple(change.new)
-        if not packer.fits_alone(tag_args(tag, names)):
-            names = _shorten_tags(packer, change, tag, plan)
-        packer.add(tag_args(tag, names))
+        if not packer.fits_alone(tag_args(tag, names, thumbs)):
+            names = _shorten_tags(packer, change, tag, plan, thumbs)
+        packer.add(tag_args(tag, names, thumbs))
         for chunk in _removal_chunks(packer, tag, leftovers(names, change.old)):
             packer.add(chunk)
     plan.requests = packer.done()
@@ -188,9 +202,15 @@ def _shorten_text(packer: _Packer, change: FieldChange, plan: EditPlan) -> dict[
     return text_args(change, value)
 
 
-def _shorten_tags(packer: _Packer, change: FieldChange, tag: str, plan: EditPlan) -> Names:
+def _shorten_tags(
+    packer: _Packer,
+    change: FieldChange,
+    tag: str,
+    plan: EditPlan,
+    thumbs: dict[str, str] | None = None,
+) -> Names:
     names = tuple(change.new)
-    count = _longest(len(names), lambda n: packer.fits_alone(tag_args(tag, names[:n])))
+    count = _longest(len(names), lambda n: packer.fits_alone(tag_args(tag, names[:n], thumbs)))
     if count < 1:
         raise PlexRequestTooLong(
             f"{change.field}: the tag {names[0][:40]!r} alone does not fit in a request of "

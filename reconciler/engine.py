@@ -23,6 +23,7 @@ from reconciler.errors import StashplexError
 from reconciler.matching import BY_FILENAME, candidates, file_name, looked_for
 from reconciler.models import Scene
 from reconciler.pathmap import PathMap
+from reconciler.photos import photo_source
 from reconciler.plex import fingerprint
 from reconciler.progress import ProgressFn, quiet
 from reconciler.readahead import END, Readers
@@ -94,6 +95,7 @@ class Engine:
         self.stash = stash
         self.catalog = catalog
         self.path_map = PathMap((m.stash, m.plex) for m in config.path_map)
+        self.photos = photo_source(config)
         self.poll_page_size = POLL_PAGE_SIZE
         self.sweep_page_size = PAGE_SIZE
 
@@ -110,7 +112,7 @@ class Engine:
         file Plex does not list yet is no change; the Plex poll claims its item later)."""
         if state is None:
             return True
-        if state.content_hash != content_hash(scene, self.config.sync):
+        if state.content_hash != content_hash(scene, self.config.sync, self.photos):
             return True
         if state.stash_updated_at != scene.updated_at:
             return True

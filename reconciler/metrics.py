@@ -1,4 +1,5 @@
-"""The daemon's own HTTP endpoint (`server.listen`): `GET /healthz` and `GET /metrics`.
+"""The daemon's own HTTP endpoint (`server.listen`): `GET /healthz`, `GET /metrics` and,
+when Stash needs an API key, `GET /performer/{id}/image?t=` (actor photos, `photoserve.py`).
 
 `/healthz` answers 200 or 503 with the same one line as `stashplex health`. `/metrics` is
 Prometheus' text format, made by prometheus-client: the queue and the dead letters are read
@@ -12,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -23,7 +25,9 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from reconciler.errors import StashplexError
 from reconciler.health import Verdict
+from reconciler.photoserve import PHOTO_ROUTE, PerformerPhotos
 from reconciler.status import read_health
 from reconciler.store import Store
 
@@ -115,10 +119,15 @@ class HealthServer:
     """A small HTTP server in a thread of its own; `verdict` gives /healthz its answer."""
 
     def __init__(
-        self, address: tuple[str, int], metrics: Metrics, verdict: Callable[[], Verdict]
+        self,
+        address: tuple[str, int],
+        metrics: Metrics,
+        verdict: Callable[[], Verdict],
+        photos: PerformerPhotos | None = None,
     ) -> None:
         self.metrics = metrics
         self.verdict = verdict
+        self.photos = photos
         handler = self._handler()
         self.httpd = ThreadingHTTPServer(address, handler)
         self.httpd.daemon_threads = True
@@ -142,9 +151,13 @@ class HealthServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
-                path = self.path.split("?")[0]
+                parts = urlsplit(self.path)
+                path = parts.path
                 try:
-                    if path == "/healthz":
+                    photo = PHOTO_ROUTE.fullmatch(path)
+                    if photo and server.photos is not None:
+                        self._photo(photo.group(1), parts.query)
+                    elif path == "/healthz":
                         judged = server.verdict()
                         self._send(200 if judged.healthy else 503, (judged.line + "\n").encode(),
                                    "text/plain; charset=utf-8")
@@ -156,8 +169,26 @@ class HealthServer:
                     log.warning("%s failed: %s", path, exc)
                     self._send(500, f"{type(exc).__name__}\n".encode(), "text/plain")
 
-            def _send(self, status: int, body: bytes, kind: str) -> None:
+            def _photo(self, performer_id: str, query: str) -> None:
+                stamp = (parse_qs(query).get("t") or [""])[0]
+                if not server.photos.valid_stamp(stamp):
+                    self._send(400, b"bad ?t= stamp\n", "text/plain")
+                    return
+                try:
+                    found = server.photos.photo(performer_id, stamp)
+                except StashplexError as exc:
+                    log.warning("the photo of performer %s: %s", performer_id, exc)
+                    self._send(502, b"Stash did not give the photo\n", "text/plain")
+                    return
+                cache = "public, max-age=31536000, immutable" if stamp else "no-cache"
+                self._send(200, found.data, found.content_type, {"Cache-Control": cache})
+
+            def _send(
+                self, status: int, body: bytes, kind: str, headers: dict[str, str] | None = None
+            ) -> None:
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

@@ -18,6 +18,8 @@ class Scene:
     rating100: int | None = None
     studio: str | None = None
     performers: list[str] = field(default_factory=list)
+    # each performer's `image_path` in Stash, by name (`&default=true` marks a placeholder)
+    performer_images: dict[str, str] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     screenshot: str | None = None
@@ -69,6 +71,7 @@ class PlexItem:
     content_rating: str | None = None
     genres: list[str] = field(default_factory=list)
     actors: list[str] = field(default_factory=list)
+    actor_thumbs: dict[str, str] = field(default_factory=dict)  # `<Role thumb=..>` by name
     collections: list[str] = field(default_factory=list)
     locked: set[str] = field(default_factory=set)
     files: list[str] = field(default_factory=list)

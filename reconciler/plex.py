@@ -20,7 +20,7 @@ import requests
 from plexapi.server import PlexServer
 from plexapi.utils import joinArgs
 
-from reconciler.config import MIN_REQUEST_BYTES, SYNC_FIELDS, PlexConfig, tls_verify
+from reconciler.config import DEFAULT_FIELDS, MIN_REQUEST_BYTES, PlexConfig, tls_verify
 from reconciler.diff import NOT_ON_EPISODES, Edit
 from reconciler.editplan import EditPlan, plan_edit, query_size
 from reconciler.errors import (
@@ -43,6 +43,19 @@ DETAIL_BATCH_SIZE = 100
 
 # Plex's search type per listed kind; show sections are listed by episode, where the files are
 SEARCH_TYPE = {"movie": 1, "show": 4, "episode": 4}
+
+
+@dataclass(frozen=True)
+class ImageKind:
+    """An image an item shows: its name in messages, its upload list, its selection path."""
+
+    name: str
+    folder: str
+    select: str
+
+
+POSTER = ImageKind("poster", "posters", "poster")
+ART = ImageKind("background art", "arts", "art")
 
 
 @dataclass(frozen=True)
@@ -77,9 +90,12 @@ def parse_item(element: ET.Element, section_id: int = 0) -> PlexItem:
     tags: dict[str, list[str]] = {"Genre": [], "Role": [], "Collection": []}
     locked: set[str] = set()
     files: list[str] = []
+    thumbs: dict[str, str] = {}
     for child in element:
         if child.tag in tags:
             tags[child.tag].append(child.attrib.get("tag", ""))
+            if child.tag == "Role" and child.attrib.get("thumb"):
+                thumbs[child.attrib.get("tag", "")] = child.attrib["thumb"]
         elif child.tag == "Field" and child.attrib.get("locked") == "1":
             locked.add(child.attrib.get("name", ""))
         elif child.tag == "Media":
@@ -98,6 +114,7 @@ def parse_item(element: ET.Element, section_id: int = 0) -> PlexItem:
         content_rating=attrib.get("contentRating") or None,
         genres=tags["Genre"],
         actors=tags["Role"],
+        actor_thumbs=thumbs,
         collections=tags["Collection"],
         locked=locked,
         files=files,
@@ -129,7 +146,7 @@ class PlexClient:
         self,
         config: PlexConfig,
         session: requests.Session | None = None,
-        synced_fields: Sequence[str] = SYNC_FIELDS,
+        synced_fields: Sequence[str] = DEFAULT_FIELDS,
     ) -> None:
         self.config = config
         self.session = session or ConfiguredSession(tls_verify(config), config.url)
@@ -311,12 +328,12 @@ class PlexClient:
         allows (one when it fits). A 414 lowers the budget and the edit goes out again split
         further. Values shortened to fit are logged once, naming `about` (the scene), and
         returned in the plan."""
-        if not edit.changes and not edit.lock_poster:
+        if not edit.changes and not edit.lock_poster and not edit.lock_art:
             return EditPlan()
         key = f"/library/sections/{item.section_id}/all"
         fixed = len("PUT ") + len(urlsplit(self.config.url).path.rstrip("/")) + len(key)
         fixed += len(" HTTP/1.1")
-        what = ", ".join(edit.fields) or "poster lock"
+        what = ", ".join(edit.fields) or "image locks"
         while True:
             plan = plan_edit(_item_args(item), edit, self.request_budget - fixed)
             try:
@@ -372,23 +389,37 @@ class PlexClient:
     def upload_poster(
         self, rating_key: int, image: bytes, about: str = "", may_hold: bool = True
     ) -> str | None:
-        """Upload a poster Plex can take and make sure it is the one Plex shows; returns the
-        sha1 of the bytes Plex now shows, None when no poster was sent or kept.
+        """`upload_image` as the item's poster."""
+        return self.upload_image(rating_key, image, POSTER, about, may_hold)
+
+    def upload_image(
+        self,
+        rating_key: int,
+        image: bytes,
+        kind: ImageKind,
+        about: str = "",
+        may_hold: bool = True,
+    ) -> str | None:
+        """Upload a poster (or background art) Plex can take and make sure it is the one Plex
+        shows; returns the sha1 of the bytes Plex now shows, None when none was sent or kept.
 
         An image over Plex's upload limit is re-encoded or scaled down first, and skipped
         (with one warning naming `about`) when it cannot be made small enough. Plex selects
         uploaded bytes only when the item does not hold them already, so when it may
-        (`may_hold`: stashplex uploaded to this item before) the selected poster is read
+        (`may_hold`: stashplex uploaded to this item before) the selected image is read
         after the upload and, when it is another one, the uploaded one is selected. A first
-        upload to an item is selected by Plex itself and costs no check.
+        upload to an item is selected by Plex itself and costs no check. Posters and arts
+        follow the same rules (`POST /library/metadata/{id}/arts`, `GET .../arts`,
+        `PUT .../art?url=`: shared/reference/plex-http.md §2 and §8).
         """
+        what = f"{kind.name} of item {rating_key}"
         data = fit_for_upload(image)
         if data is None:
             reason = (
                 f"the cover is {len(image):,} bytes, over Plex's upload limit of "
                 f"{MAX_UPLOAD_BYTES:,}, and cannot be made smaller"
             )
-            log.warning("%s: poster not sent: %s", about or f"item {rating_key}", reason)
+            log.warning("%s: %s not sent: %s", about or f"item {rating_key}", kind.name, reason)
             return None
         if len(data) != len(image):
             log.info(
@@ -398,12 +429,12 @@ class PlexClient:
                 f"{len(data):,}",
             )
         sha1 = hashlib.sha1(data).hexdigest()
-        key = f"/library/metadata/{rating_key}/posters"
-        self.query(key, f"uploading the poster of item {rating_key}", method="post", data=data)
+        key = f"/library/metadata/{rating_key}/{kind.folder}"
+        self.query(key, f"uploading the {what}", method="post", data=data)
         if not may_hold:
             return sha1
-        wanted = f"upload://posters/{sha1}"
-        root = self.query(key, f"reading the posters of item {rating_key}")
+        wanted = f"upload://{kind.folder}/{sha1}"
+        root = self.query(key, f"reading the {kind.folder} of item {rating_key}")
         photos = [el for el in root if el.tag == "Photo"] if root is not None else []
         selected = next(
             (p.attrib.get("ratingKey") for p in photos if p.attrib.get("selected") == "1"), None
@@ -411,15 +442,16 @@ class PlexClient:
         if selected != wanted:
             if not any(p.attrib.get("ratingKey") == wanted for p in photos):
                 log.warning(
-                    "%s: Plex does not list the uploaded poster %s; it shows %s",
+                    "%s: Plex does not list the uploaded %s %s; it shows %s",
                     about or f"item {rating_key}",
+                    kind.name,
                     sha1,
                     selected or "none",
                 )
                 return None
             self.query(
-                f"/library/metadata/{rating_key}/poster{joinArgs({'url': wanted})}",
-                f"selecting the poster of item {rating_key}",
+                f"/library/metadata/{rating_key}/{kind.select}{joinArgs({'url': wanted})}",
+                f"selecting the {what}",
                 method="put",
             )
         return sha1

@@ -15,7 +15,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.diff import Edit, current_value, same_value
+from reconciler.diff import (
+    PHOTOS_SHOWN,
+    Edit,
+    current_value,
+    same_value,
+    sent_thumbs,
+    shown_thumbs,
+)
 from reconciler.models import PlexItem
 
 
@@ -81,6 +88,10 @@ def read_back(edit: Edit, after: PlexItem) -> list[ReadBack]:
         if not same_value(change.field, shown, sent) and not _plex_form(change.field, shown, sent):
             continue
         found.append(ReadBack(change.field, change.new, sent, shown))
+    if edit.actor_thumbs and any(change.field == "performers" for change in edit.changes):
+        # the photo URLs as Plex shows them: one it keeps in a form of its own is remembered
+        sent = sent_thumbs(edit.actor_thumbs)
+        found.append(ReadBack(PHOTOS_SHOWN, sent, sent, shown_thumbs(after, edit.actor_thumbs)))
     return found
 
 

@@ -42,6 +42,7 @@ from reconciler.errors import (
 )
 from reconciler.httpsession import ConfiguredSession
 from reconciler.models import Scene
+from reconciler.photos import served_path
 from reconciler.watermark import shifted
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ SCENE_FIELDS = """
     paths { screenshot }
     stash_ids { endpoint stash_id }
     studio { id name parent_studio { id name } }
-    performers { id name }
+    performers { id name image_path }
     tags { id name }
     groups { group { id name } }
 """
@@ -184,6 +185,11 @@ def scene_from_graphql(data: dict[str, Any]) -> Scene:
         rating100=data.get("rating100"),
         studio=studio.get("name"),
         performers=[p["name"] for p in data.get("performers") or [] if p.get("name")],
+        performer_images={
+            p["name"]: p["image_path"]
+            for p in data.get("performers") or []
+            if p.get("name") and p.get("image_path")
+        },
         tags=[t["name"] for t in data.get("tags") or [] if t.get("name")],
         files=[f["path"] for f in data.get("files") or [] if f.get("path")],
         screenshot=paths.get("screenshot"),
@@ -538,7 +544,17 @@ class StashClient:
         """
         parts = urlsplit(url)
         url = f"{self.config.url}{parts.path}" + (f"?{parts.query}" if parts.query else "")
-        action = f"downloading a screenshot from {url.split('?')[0]}"
+        return self._image(url, "a screenshot")[0]
+
+    def fetch_performer_image(self, performer_id: str, stamp: str) -> tuple[bytes, str]:
+        """A performer's photo and its content type, fetched with the API key (for
+        stashplex's own photo endpoint: Plex is never given a URL that needs the key)."""
+        path = served_path(performer_id, stamp)
+        return self._image(f"{self.config.url}{path}", f"the photo of performer {performer_id}")
+
+    def _image(self, url: str, what: str) -> tuple[bytes, str]:
+        """An image's bytes and content type from `url` (on `stash.url`)."""
+        action = f"downloading {what} from {url.split('?')[0]}"
         try:
             response = self.http.get(url, timeout=self.config.timeout, allow_redirects=False)
             response.raise_for_status()
@@ -552,4 +568,4 @@ class StashClient:
         kind = response.headers.get("Content-Type", "")
         if not kind.startswith("image/"):
             raise StashTemporaryError(f"Stash sent {kind or 'no content type'} while {action}")
-        return response.content
+        return response.content, kind

@@ -139,6 +139,22 @@ class OwnedCollection(_Model):
         primary_key = pw.CompositeKey("rating_key", "name")
 
 
+class ItemArt(_Model):
+    """The cover stashplex last uploaded as a Plex item's background art (`sync.fields:
+    background`): its Stash URL and the sha1 of the bytes, as `SceneState` keeps the poster's."""
+
+    rating_key = pw.IntegerField(primary_key=True)
+    source = pw.TextField()
+    sha1 = pw.TextField()
+
+
+@dataclass(frozen=True)
+class ArtState:
+    rating_key: int
+    source: str
+    sha1: str
+
+
 @dataclass(frozen=True)
 class SyncedItem:
     """How stashplex left a Plex item when it last synced a scene to it."""
@@ -230,6 +246,7 @@ MODELS = [
     OwnedCollection,
     SceneItem,
     FolderScan,
+    ItemArt,
 ]
 CARRIED = {"tags": "tag_ids", "performers": "performer_ids", "studios": "studio_id"}
 
@@ -509,9 +526,10 @@ class Store:
         """Jobs whose work is done, with what to remember of each scene, in one transaction.
 
         A newer change that arrived meanwhile keeps its job queued. `values` may carry
-        `owned_collections`: every collection tag stashplex owns on the item now, and
-        `items`: the scene's further items (`ItemState` fields, and their own
-        `owned_collections`), which replace those recorded before.
+        `owned_collections`: every collection tag stashplex owns on the item now, `art`:
+        the (source, sha1) of the background art uploaded to it, and `items`: the scene's
+        further items (`ItemState` fields, and their own `owned_collections` and `art`), which
+        replace those recorded before.
         """
         finished: list[str] = []
         with self.transaction():
@@ -520,6 +538,7 @@ class Store:
                 values = dict(values)
                 owned = values.pop("owned_collections", None)
                 items = values.pop("items", None)
+                art = values.pop("art", None)
                 updated = (
                     SceneState.update(**values).where(SceneState.scene_id == job.scene_id).execute()
                 )
@@ -527,6 +546,8 @@ class Store:
                     SceneState.create(scene_id=job.scene_id, **values)
                 if owned is not None:
                     self._own(values["rating_key"], owned)
+                if art is not None:
+                    self._keep_art(values["rating_key"], art)
                 if items is not None:
                     self._keep_items(job.scene_id, items)
                 self._carry(job.scene_id, job.data.get("scene") or {})
@@ -840,9 +861,17 @@ class Store:
         for values in items:
             values = dict(values)
             owned = values.pop("owned_collections", None)
+            art = values.pop("art", None)
             SceneItem.create(scene_id=scene_id, **values)
             if owned is not None:
                 self._own(values["rating_key"], owned)
+            if art is not None:
+                self._keep_art(values["rating_key"], art)
+
+    @staticmethod
+    def _keep_art(rating_key: int, art: tuple[str, str]) -> None:
+        source, sha1 = art
+        ItemArt.replace(rating_key=rating_key, source=source, sha1=sha1).execute()
 
     def item_states(
         self, scene_ids: Iterable[str], states: dict[str, SyncState] | None = None
@@ -961,6 +990,17 @@ class Store:
                 query = OwnedCollection.select().where(OwnedCollection.rating_key.in_(chunk))
                 for row in query:
                     found.setdefault(row.rating_key, set()).add(row.name)
+        return found
+
+    def art_states(self, rating_keys: Iterable[int]) -> dict[int, ArtState]:
+        """The background art stashplex last uploaded to these Plex items."""
+        keys = list(dict.fromkeys(int(k) for k in rating_keys))
+        found: dict[int, ArtState] = {}
+        with self.reading():
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                for row in ItemArt.select().where(ItemArt.rating_key.in_(chunk)):
+                    found[row.rating_key] = _record(ArtState, row)
         return found
 
     def _own(self, rating_key: int, names: Iterable[str]) -> None:

@@ -2,8 +2,8 @@
 
 - plan: what each job needs, reading only (match the files, read the items, diff each one:
   a scene with several files is written to every Plex item holding one of them);
-- apply: the requests (`PlexClient.write`, the cover from Stash, `PlexClient.upload_poster`),
-  then one read-back of what was written;
+- apply: the requests (`PlexClient.write`, the cover from Stash, uploaded as the poster and,
+  with `background`, as the art), then one read-back of what was written;
 - record: exactly one outcome per job (completed, rescheduled, waiting or dead-lettered).
 
 `preview` (`--dry-run`) runs the plan step alone. Which server may get work, and when work
@@ -35,13 +35,14 @@ from reconciler.gate import Gate
 from reconciler.matching import BY_PATH, containing_location, match_items
 from reconciler.models import PlexItem, Scene
 from reconciler.pathmap import PathMap
-from reconciler.plex import Section, fingerprint
+from reconciler.photos import photo_source
+from reconciler.plex import ART, POSTER, Section, fingerprint
 from reconciler.progress import ProgressFn, quiet
 from reconciler.readahead import Readers
 from reconciler.readback import read_back, remember
 from reconciler.retry import Backoff, RetryRules
 from reconciler.status import LAST_WRITE
-from reconciler.store import ItemState, QueuedJob, Store, StoreError
+from reconciler.store import ArtState, ItemState, QueuedJob, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ class Planned:
     edit: Edit | None = None
     error: StashplexError | None = None
     poster_hash: str | None = None
+    art: ArtState | None = None  # the background art uploaded to the item before
+    art_hash: str | None = None
     owned: frozenset[str] = frozenset()  # collection tags stashplex owns on the item
     others: list[Planned] = field(default_factory=list)
     recorded: frozenset[int] = frozenset()  # the items the database holds for the scene
@@ -109,7 +112,7 @@ class Planned:
 
     @property
     def needs_cover(self) -> bool:
-        return any(p.edit is not None and p.edit.poster is not None for p in self.parts())
+        return any(p.edit is not None and p.edit.wants_image for p in self.parts())
 
 
 @dataclass
@@ -165,6 +168,7 @@ class Worker:
         self.fetch_image = fetch_image
         self.rules = rules or RetryRules(config.retry)
         self.path_map = PathMap((m.stash, m.plex) for m in config.path_map)
+        self.photos = photo_source(config)
         self.clock = clock
         self.stash_probe = stash_probe
         probe_backoff = Backoff(0, config.retry.transient.base, config.retry.transient.cap)
@@ -183,7 +187,7 @@ class Worker:
     def _needed_gates(self) -> list[Gate]:
         """Every job needs Plex; Stash only for covers."""
         needed = [self.gates[PLEX]]
-        if "poster" in self.config.sync.fields:
+        if {"poster", "background"} & set(self.config.sync.fields):
             needed.append(self.gates[STASH])
         return needed
 
@@ -364,6 +368,11 @@ class Worker:
         owned = self.store.owned_collections(
             part.rating_key for entry in matched for part in entry.parts()
         )
+        arts = (
+            self.store.art_states(part.rating_key for entry in matched for part in entry.parts())
+            if "background" in self.config.sync.fields
+            else {}
+        )
         for entry in matched:
             keys = [part.rating_key for part in entry.parts()]
             alive = [key for key in keys if key in items]
@@ -381,6 +390,7 @@ class Worker:
             entry.others = [Planned(entry.scene, entry.job, items[key]) for key in alive[1:]]
             for part in entry.parts():
                 part.owned = frozenset(owned.get(part.rating_key, ()))
+                part.art = arts.get(part.rating_key)
                 # what was uploaded is known per item: a new item needs the poster again
                 part.state = known.get(part.rating_key)
                 try:
@@ -391,6 +401,8 @@ class Worker:
                         part.state.poster_source if part.state else None,
                         self.store.read_back(entry.scene.id),
                         part.owned,
+                        self.photos,
+                        part.art.source if part.art else None,
                     )
                 except StashplexError as exc:
                     entry.error = exc
@@ -490,7 +502,9 @@ class Worker:
         for entry in entries:
             if not entry.needs_cover:
                 continue
-            url = next(p.edit.poster for p in entry.parts() if p.edit and p.edit.poster)
+            url = next(
+                p.edit.poster or p.edit.art for p in entry.parts() if p.edit and p.edit.wants_image
+            )
             try:
                 yield entry, self.fetch_image(url)
             except Exception as exc:
@@ -513,22 +527,38 @@ class Worker:
         the poster); True when something was sent to Plex."""
         edit, state = entry.edit, entry.state
         wrote = False
-        if edit.poster is not None and image is not None:
+        if (edit.poster is not None or edit.art is not None) and image is not None:
+            # one download serves both the poster and the art
             self.gates[STASH].answered()
+        if edit.poster is not None:
             entry.poster_hash = hashlib.sha1(image).hexdigest()
             if state is None or state.poster_hash != entry.poster_hash:
                 # only an item stashplex uploaded to before can hold these bytes already
-                shown = self.plex.upload_poster(
+                shown = self.plex.upload_image(
                     entry.item.rating_key,
                     image,
+                    POSTER,
                     entry.scene.label,
                     may_hold=state is not None and state.poster_hash is not None,
                 )
                 wrote = True
                 if shown is not None and "thumb" not in entry.item.locked:
                     edit.lock_poster = True
-        if edit.changes or edit.lock_poster:
-            # the poster's lock rides on the same request as the other fields
+        if edit.art is not None:
+            entry.art_hash = hashlib.sha1(image).hexdigest()
+            if entry.art is None or entry.art.sha1 != entry.art_hash:
+                shown = self.plex.upload_image(
+                    entry.item.rating_key,
+                    image,
+                    ART,
+                    entry.scene.label,
+                    may_hold=entry.art is not None,
+                )
+                wrote = True
+                if shown is not None and "art" not in entry.item.locked:
+                    edit.lock_art = True
+        if edit.changes or edit.lock_poster or edit.lock_art:
+            # the images' locks ride on the same request as the other fields
             edit.shortened = self.plex.write(entry.item, edit, entry.scene.label).shortened
             wrote = True
         return wrote
@@ -549,7 +579,7 @@ class Worker:
         values = {
             "stash_updated_at": entry.scene.updated_at,
             **self._left(entry, fresh),
-            "content_hash": content_hash(entry.scene, self.config.sync),
+            "content_hash": content_hash(entry.scene, self.config.sync, self.photos),
             "synced_at": self.clock(),
             "failed_updated_at": None,
         }
@@ -577,6 +607,8 @@ class Worker:
         else:  # what this item held before (nothing, when it is new to the scene)
             values["poster_source"] = part.state.poster_source if part.state else None
             values["poster_hash"] = part.state.poster_hash if part.state else None
+        if part.art_hash is not None:
+            values["art"] = (part.scene.screenshot, part.art_hash)
         owned = self._owned_collections(part) if part.wrote and part.edit is not None else None
         if owned is not None:
             values["owned_collections"] = sorted(owned)

@@ -8,7 +8,12 @@ multi-id reads, unknown filters), the behaviour and its source are given where i
 (`plex_query`, `rate_item`, `maintenance`, the constructor's switches). Writes follow a real
 PMS's rules (the 414 limit, the upload limit, held poster bytes not re-selected, episodes
 without studio and genres) and its unknowns are switches: see `WriteRules` in plex_model.py
-for each rule's source. Run standalone with
+for each rule's source. Actor photos: `actor[i].tag.thumb=<url>` in the section edit is kept
+as the actor's `<Role thumb="...">` in the detail XML (plexapi's `_edit_tags` spelling,
+issue #462 / PR #510; `tagtype[idx].tagging.object` with object thumb in Plex's API spec:
+shared/reference/plex-http.md §2 and §6.6). Background art takes the poster's rules:
+`POST /library/metadata/{id}/arts` (body or `?url=`), `GET .../arts`, `PUT .../art?url=`,
+the upload limit and the lock (`art.locked`; §2 and §6.8). Run standalone with
 `python -m reconciler.emulators.plex --port P [--token T] [--fixture state.json]`.
 """
 

@@ -8,6 +8,7 @@ library's `WriteRules` decide the 414 limit, tag case merging and when `updatedA
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -133,6 +134,9 @@ def _apply(library: PlexLibrary, item: _Item, plan: _Plan) -> None:
             if "tagging.text" in slot:
                 roles[name] = slot["tagging.text"]
             thumb = slot.get("tag.thumb") or slot.get("tagging.thumb")
+            if thumb and library.rules.own_actor_thumbs:
+                digest = hashlib.sha1(thumb.encode()).hexdigest()[:16]
+                thumb = f"/library/people/{library.tag_id(tag, name)}/thumb/{digest}"
             if thumb:
                 thumbs[name] = thumb
         item.tags[tag] = names

@@ -88,6 +88,10 @@ class WriteRules:
       by default, as a real PMS does: such bytes are stored but not re-selected (§8 [M]/[C]:
       Incipit.bundle `RESELECT_PAD` notes, 2026; plexapi `mixins/resources.py`). Only
       measured by a third party, so the other answer is a switch for the contract check.
+    - `own_actor_thumbs`: an actor photo URL sent as `actor[i].tag.thumb` shows in the detail
+      XML (`<Role thumb=..>`) in a form of Plex's own (a path on the server) instead of as
+      sent ([U]: plexapi documents the request, issue #462 / PR #510, not what PMS shows
+      afterwards; agents' photos show as the URL the agent gave). Off: shown as sent.
 
     Always on, as a real PMS does: episodes ignore studio and genre edits (§8 [C]: plexapi
     `video.py` Episode mixins).
@@ -99,6 +103,7 @@ class WriteRules:
     lock_on_upload: bool = True
     updated_at_delay: int = 0
     reselect_held_uploads: bool = False
+    own_actor_thumbs: bool = False
 
 
 # what Plex keeps no value of on an episode (edits of these are ignored there)
@@ -150,6 +155,8 @@ class PlexItem:
     roles: dict[str, str] = field(default_factory=dict)
     last_rated_at: int | None = None
     art_sha1: str | None = None
+    art_uploads: int = 0
+    role_thumbs: dict[str, str] = field(default_factory=dict)  # actor name -> thumb URL
     guid: str = ""
     guids: list[str] = field(default_factory=list)
 
@@ -612,6 +619,8 @@ class PlexLibrary:
                 roles=dict(item.roles),
                 last_rated_at=item.last_rated_at,
                 art_sha1=art.selected if art else None,
+                art_uploads=art.count if art else 0,
+                role_thumbs=dict(item.role_thumbs),
                 guid=item.guid,
                 guids=list(item.guids),
             )

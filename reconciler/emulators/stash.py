@@ -39,6 +39,12 @@ the way Stash v0.30 does, quirks included, so the daemon's tests meet Stash's tr
 * `GET /scene/{id}/screenshot` serves the cover: a small generated JPEG per scene, the bytes of
   `set_cover`, or Stash's SVG placeholder after `set_cover(id, b"")`; ETag and Cache-Control
   as Stash sets them.
+* Performer images: `Performer.image_path` is `{base}/performer/{id}/image?t={updated_at}`,
+  with `&default=true` while the performer has no image of its own, and
+  `GET /performer/{id}/image` serves the bytes of `set_performer_image` (a generated
+  placeholder otherwise); like every page, it needs the API key when one is set
+  (`../shared/reference/stash-graphql.md`, "More facts", read from Stash's
+  `internal/api/urlbuilders/performer.go`). A new image bumps the performer's `updated_at`.
 
 Run it in-process (`StashEmulator(...).start()`) or as a process:
 `python -m reconciler.emulators.stash --port P [--api-key K] [--tz Zone] [--fixture file.json]`.
@@ -133,6 +139,10 @@ def default_screenshot(scene_id: int) -> bytes:
     )
 
 
+DEFAULT_PERFORMER_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 300">'
+    b'<rect width="200" height="300" fill="#5c7080"/></svg>'
+)
 DEFAULT_SCENE_SVG = (
     b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 360">'
     b'<rect width="640" height="360" fill="#30404d"/></svg>'
@@ -507,6 +517,17 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
         with self._state_lock:
             return str(self._new_object("performer", name, disambiguation=disambiguation)["id"])
 
+    def set_performer_image(self, name: str, data: bytes) -> None:
+        """Give a performer an image of its own (bumps its `updated_at`, as Stash's
+        `performerUpdate` does); empty bytes take it away (the placeholder again)."""
+        with self._state_lock:
+            record = self._lookup("performer", name)
+            if record is None:
+                raise KeyError(f"no performer named {name!r}")
+            record["image"] = base64.b64encode(data).decode() if data else None
+            record["updated_at"] = self.now_string()
+            self._changed()
+
     def add_studio(self, name: str, *, parent: str | None = None) -> str:
         """Create a studio, optionally under a parent studio; returns its id."""
         with self._state_lock:
@@ -607,7 +628,7 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
             "findPerformers",
             "performers",
             "performer_filter: null",
-            "id name disambiguation created_at updated_at",
+            "id name disambiguation created_at updated_at image_path",
         )
 
     def studios(self) -> list[dict]:
@@ -703,6 +724,9 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
         match = re.fullmatch(r"/scene/([^/]+)/screenshot", path)
         if match:
             return self._screenshot(request, match.group(1))
+        match = re.fullmatch(r"/performer/([^/]+)/image", path)
+        if match:
+            return self._performer_image(request, match.group(1))
         if path == "/login" or path.startswith("/login/"):
             return Response(200, _LOGIN_PAGE, "text/html; charset=utf-8")
         if path == "/playground":
@@ -770,6 +794,17 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
         if request.header("If-None-Match") == etag:
             return Response(304, b"", sniff_image_type(data), headers)
         return Response(200, data, sniff_image_type(data), headers)
+
+    def _performer_image(self, request: Request, raw_id: str) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return Response(405, b"", "text/plain; charset=utf-8")
+        with self._state_lock:
+            record = self._store["performer"].get(int(raw_id)) if raw_id.isdigit() else None
+            if record is None:
+                return Response(404, b"Not Found\n", "text/plain; charset=utf-8")
+            image = record.get("image")
+        data = base64.b64decode(image) if image else DEFAULT_PERFORMER_SVG
+        return Response(200, data, sniff_image_type(data), {"Cache-Control": "no-cache"})
 
     def _graphql_http(self, request: Request) -> Response:
         accept_type = _response_content_type(request.header("Accept"))

@@ -268,7 +268,9 @@ class StashQueryEngine:
                 "instagram": _constant(None),
                 "tags": lambda r, info: self._tags_sorted(r["tag_ids"]),
                 "image_path": lambda r, info: (
-                    f"{info.context.base_url}/performer/{r['id']}/image?t={unix_seconds(r['updated_at'])}"
+                    f"{info.context.base_url}/performer/{r['id']}/image"
+                    f"?t={unix_seconds(r['updated_at'])}"
+                    + ("" if r.get("image") else "&default=true")
                 ),
                 "scene_count": lambda r, info: self._scene_count("performer", r["id"], None),
                 "image_count": zero,

@@ -117,3 +117,35 @@ def test_a_delayed_updated_at_shows_only_after_the_delay(emu, clock):
     clock.tick(3)
     assert int(server.fetchItem(key).updatedAt.timestamp()) == before + 10
     assert server.fetchItem(key).title == "New"
+
+
+def test_actor_thumbs_show_in_the_detail_xml_as_sent(emu):
+    key = emu.add_item("Movies", "/data/movies/a.mkv")
+    item = connect(emu).fetchItem(key)
+
+    item.edit(**{"actor[0].tag.tag": "Ann", "actor[0].tag.thumb": "http://photos/ann?t=1",
+                 "actor[1].tag.tag": "Bo", "actor.locked": 1})
+
+    roles = {role.tag: role.thumb for role in connect(emu).fetchItem(key).roles}
+    assert roles == {"Ann": "http://photos/ann?t=1", "Bo": None}
+    assert emu.item(key).role_thumbs == {"Ann": "http://photos/ann?t=1"}
+
+
+def test_art_uploads_follow_the_posters_rules(emu):
+    key = emu.add_item("Movies", "/data/movies/a.mkv")
+    item = connect(emu).fetchItem(key)
+    a, b = b"\xff\xd8 art a", b"\xff\xd8 art b"
+
+    for data in (a, b, a):
+        item.uploadArt(filepath=data)
+
+    snapshot = emu.item(key)
+    assert snapshot.art_sha1 == hashlib.sha1(b).hexdigest() and snapshot.art_uploads == 3
+    assert "art" in snapshot.locked and snapshot.poster_sha1 is None
+    wanted = f"upload://arts/{hashlib.sha1(a).hexdigest()}"
+    (chosen,) = [p for p in item.arts() if p.ratingKey == wanted]
+    chosen.select()
+    assert emu.item(key).art_sha1 == hashlib.sha1(a).hexdigest()
+    emu.library.rules.max_upload_bytes = 100
+    with pytest.raises(BadRequest, match=r"^\(500\)"):
+        item.uploadArt(filepath=b"\xff\xd8" + b"\0" * 200)

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -660,3 +659,27 @@ def test_groups_and_parent_studios_answer_as_stash_serves_them(
     # both are edits of other objects: the scene's own stamp stays, the studio's moves
     assert after["updated_at"] == before["updated_at"]
     assert after["studio"]["updated_at"] > before["studio"]["updated_at"]
+
+
+def test_performer_images_carry_the_placeholder_mark_until_set_and_need_the_key(
+    emu: StashEmulator, clock: Clock
+) -> None:
+    emu.add_scene(title="pic", performers=["Ann"], files=["/data/pic.mp4"])
+    before = emu.scenes()[0]["updated_at"]
+    (ann,) = emu.performers()
+    assert ann["image_path"] == f"{emu.url}/performer/{ann['id']}/image?t={int(T0)}&default=true"
+    placeholder = requests.get(ann["image_path"], headers={"ApiKey": KEY}, timeout=5)
+    assert placeholder.status_code == 200
+    assert placeholder.headers["Content-Type"] == "image/svg+xml"
+
+    clock.now += 5
+    png = b"\x89PNG\r\n\x1a\n" + b"Ann"
+    emu.set_performer_image("Ann", png)
+    (ann,) = emu.performers()
+    assert ann["image_path"] == f"{emu.url}/performer/{ann['id']}/image?t={int(clock.now)}"
+    got = requests.get(ann["image_path"], headers={"ApiKey": KEY}, timeout=5)
+    assert (got.content, got.headers["Content-Type"]) == (png, "image/png")
+    bare = requests.get(ann["image_path"], timeout=5, allow_redirects=False)
+    assert bare.status_code == 302 and bare.headers["Location"].startswith("/login?")
+    assert requests.get(ann["image_path"], headers={"ApiKey": "x"}, timeout=5).status_code == 401
+    assert emu.scenes()[0]["updated_at"] == before  # the scene's own stamp does not move

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from reconciler.catalog import PlexCatalog
-from reconciler.config import SYNC_FIELDS, Config, parse_config
+from reconciler.config import DEFAULT_FIELDS, Config, parse_config
 from reconciler.emulators.plex import PlexEmulator
 from reconciler.emulators.stash import StashEmulator
 from reconciler.plex import PlexClient
@@ -235,7 +235,7 @@ def make_config(plex_url: str, database: Path, **overrides) -> Config:
     data = {
         "plex": {"url": plex_url, "token": PLEX_TOKEN, "libraries": ["Adult"], "timeout": 2},
         "stash": {"url": "http://127.0.0.1:9", "api_key": ""},
-        "sync": {"fields": [name for name in SYNC_FIELDS if name != "poster"]},
+        "sync": {"fields": [name for name in DEFAULT_FIELDS if name != "poster"]},
         "schedule": {"process_interval": 0.001},
         "database": str(database),
     }

@@ -149,7 +149,7 @@ def test_a_bad_variable_stops_the_container_with_exit_2_and_one_line(world, tmp_
     assert result.stderr.strip().splitlines() == [
         "stashplex: STASHPLEX_SYNC_FIELDS: sync.fields: unknown field 'colour'; expected some "
         "of title, summary, date, studio, performers, tags, collection, rating, poster, year, "
-        "content_rating"]
+        "content_rating, performer_photos, background"]
 
 
 # -- systemd -------------------------------------------------------------------------------

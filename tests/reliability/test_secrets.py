@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import grp
+import json
 import os
 import pwd
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
-from reconciler.config import PlexConfig, load_config
+from reconciler.config import DEFAULT_FIELDS, PlexConfig, load_config
+from reconciler.emulators.http import free_port
 from reconciler.emulators.plex import PlexEmulator
 from reconciler.emulators.stash import StashEmulator
 from reconciler.errors import PlexPermanentError
@@ -34,18 +38,23 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 def test_no_secret_reaches_logs_output_errors_or_the_database(tmp_path):
     stash = StashEmulator(api_key=STASH_KEY).start()
     plex = PlexEmulator(token=PLEX_TOKEN).start()
+    port = free_port()
     try:
         plex.add_section("Adult", ["/media"])
         for n in range(1, 6):
             stash.add_scene(title=f"S{n}", details="d", files=[f"/media/{n}.mp4"],
-                            date="2023-02-30" if n == 5 else "2024-01-01")
+                            date="2023-02-30" if n == 5 else "2024-01-01", performers=["Ann"])
             plex.add_item("Adult", f"/media/{n}.mp4")
+        stash.set_performer_image("Ann", b"\x89PNG\r\n\x1a\nAnn")
         stash.add_scene(title="unscanned", files=["/media/none.mp4"])
         config = tmp_path / "stashplex.yaml"
         config.write_text(yaml.safe_dump({
             "stash": {"url": stash.url}, "plex": {"url": plex.url},
             "database": str(tmp_path / "stashplex.db"),
             "retry": {"not_found": {"max_retries": 0}},
+            "sync": {"fields": [*DEFAULT_FIELDS, "background"]},
+            "server": {"listen": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}"},
+            "schedule": {"poll_interval": 0.2, "process_interval": 0.1},
         }))
         secrets = {"STASHPLEX_PLEX_TOKEN": PLEX_TOKEN, "STASHPLEX_STASH_API_KEY": STASH_KEY}
         log_file = tmp_path / "stashplex.log"
@@ -60,11 +69,25 @@ def test_no_secret_reaches_logs_output_errors_or_the_database(tmp_path):
             run(*common, "--reconcile-all",
                 env={**secrets, "STASHPLEX_STASH_API_KEY": STASH_KEY + "x"}),
         ]
+        photos = {url for item in plex.items() for url in item.role_thumbs.values()}
+        daemon = subprocess.Popen([sys.executable, "-m", "reconciler", *common, "run"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env={**os.environ, **secrets})
+        try:
+            served = [fetched(url) for url in sorted(photos)]  # Plex fetching the photos
+        finally:
+            daemon.terminate()
+            outputs.append(subprocess.CompletedProcess([], 0, *daemon.communicate(timeout=30)))
         stash.stop()
         outputs.append(run(*common, "--reconcile-all", env=secrets))
+        plex_state = json.dumps(plex.dump())
+        arts = [item.art_sha1 for item in plex.items()]
     finally:
         stash.stop()
         plex.stop()
+    assert photos and served == [b"\x89PNG\r\n\x1a\nAnn"] * len(photos)
+    assert any(arts)
+    assert STASH_KEY not in plex_state and PLEX_TOKEN not in plex_state
     assert outputs[0].returncode == 1  # the bad date was dead-lettered: errors were written
     assert "ERROR" in log_file.read_text() and "DEBUG" in log_file.read_text()
     written = [o.stdout + o.stderr for o in outputs] + [log_file.read_text()]
@@ -72,6 +95,19 @@ def test_no_secret_reaches_logs_output_errors_or_the_database(tmp_path):
     written += [f.read_text() for f in (Path(__file__).parents[2] / "cassettes").rglob("*.yaml")]
     for text in written:
         assert PLEX_TOKEN not in text and STASH_KEY not in text
+
+
+def fetched(url: str) -> bytes:
+    """A photo URL as Plex fetches it, once stashplex's endpoint is up."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                return answer.read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def test_tls_certificates_are_verified_by_default(tmp_path):

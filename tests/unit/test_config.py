@@ -9,7 +9,7 @@ def test_example_file_documents_every_default(pathlib_root):
     example = yaml.safe_load((pathlib_root / "stashplex.yaml.example").read_text())
     config = parse_config(example, env={})
     defaults = parse_config({}, env={})
-    for section in ("stash", "plex", "sync", "schedule", "retry"):
+    for section in ("stash", "plex", "sync", "schedule", "retry", "server"):
         assert getattr(config, section) == getattr(defaults, section)
     assert config.database == defaults.database
 

@@ -220,3 +220,42 @@ def test_an_owned_collection_the_studio_no_longer_gives_is_taken_off():
     edit = diff(scene(studio=None), plex, SyncConfig(fields=["collection"]), owned={"acme"})
     assert changed(edit) == {"collection": (("Acme", "Mine"), ("Mine",))}
     assert not diff(scene(studio="Acme"), plex, SyncConfig(fields=["collection"]), owned={"Acme"})
+
+
+PHOTOS = "http://stashplex:8765"
+ANN = "http://stash/performer/3/image?t=100"
+
+
+def with_photos(**fields):
+    placeholder = "http://stash/performer/4/image?t=9&default=true"
+    return scene(performer_images={"Ann": ANN, "Bo": placeholder}, **fields)
+
+
+def test_an_actor_without_its_photo_rewrites_the_actors_with_it():
+    edit = diff(with_photos(), item(), SyncConfig(), photos=PHOTOS)
+
+    assert changed(edit) == {"performers": (("Ann", "Bo"), ("Ann", "Bo"))}
+    assert edit.actor_thumbs == {"ann": f"{PHOTOS}/performer/3/image?t=100"}  # Bo: placeholder
+
+
+def test_actors_showing_their_photos_are_in_sync():
+    shown = item(actor_thumbs={"ANN": f"{PHOTOS}/performer/3/image?t=100", "Bo": "http://own"})
+    assert not diff(with_photos(), shown, SyncConfig(), photos=PHOTOS)
+
+
+def test_no_photo_source_compares_no_photos():
+    assert not diff(with_photos(), item(), SyncConfig(), photos="")
+
+
+def test_the_cover_as_background_only_when_asked_and_only_once():
+    fields = [*SyncConfig().fields, "background"]
+    cover = "http://stash/scene/7/screenshot?t=5"
+    first = diff(scene(screenshot=cover), item(), SyncConfig(fields=fields))
+    assert first.art == cover and first.fields[-1] == "background"
+    assert diff(scene(screenshot=cover), item(), SyncConfig()).art is None
+    locked = item(locked=ALL_LOCKED | {"art", "thumb"})
+    assert not diff(scene(screenshot=cover), locked, SyncConfig(fields=fields), cover,
+                    art_synced=cover)
+    unlocked = diff(scene(screenshot=cover), item(locked=ALL_LOCKED | {"thumb"}),
+                    SyncConfig(fields=fields), cover, art_synced=cover)
+    assert unlocked.art is None and unlocked.lock_art

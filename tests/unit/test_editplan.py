@@ -131,3 +131,21 @@ def test_the_quick_size_bound_never_lets_an_oversize_query_through(text):
     args = {**BASE, "summary.value": text, "summary.locked": 1}
     size = query_size(args)
     assert fits(args, size) and not fits(args, size - 1)
+
+
+def test_actor_photos_ride_with_their_names_also_when_the_list_is_split():
+    names = tags("Actor", 60)
+    edit = edit_of(performers=((), names), title=("a", "b" * 300))
+    edit.actor_thumbs = {name.casefold(): f"http://p/{n}" for n, name in enumerate(names)}
+    edit.lock_art = True
+
+    for room, kept in ((100_000, 60), (1500, None)):
+        plan = plan_edit(BASE, edit, room)
+        sent = {}
+        for args in plan.requests:
+            for key, value in args.items():
+                if key.endswith(".tag.thumb"):
+                    sent[args[key.replace(".tag.thumb", ".tag.tag")]] = value
+        kept = kept or len(plan.shortened["performers"])  # as many as fit, with their photos
+        assert sent == {name: f"http://p/{n}" for n, name in enumerate(names[:kept])}
+        assert any(args.get("art.locked") == 1 for args in plan.requests)
