@@ -501,7 +501,9 @@ class StashQueryEngine:
 
         return guarded
 
-    def _r_scene_add_play(self, _source: Any, info: Any, id: str, times: list | None = None) -> dict:
+    def _r_scene_add_play(
+        self, _source: Any, info: Any, id: str, times: list | None = None
+    ) -> dict:
         """Play history entries (now when no times are given); `play_count` and
         `last_played_at` follow from them and `updated_at` stays
         (`shared/reference/stash-graphql.md`, "More facts": the activity mutations write
