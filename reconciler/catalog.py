@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from reconciler.activity import Seen
 from reconciler.matching import PathIndex
 from reconciler.models import PlexItem
 from reconciler.pathmap import path_key
@@ -38,6 +39,9 @@ class PlexCatalog:
         self.ratings_filter = True
         # with plays or resume points carried back to Stash, "viewed" joins the OR group
         self.views_filter = False
+        # each listed item's activity, by ratingKey, while plex_to_stash wants it (a full
+        # pass carries it for every scene); None: not kept
+        self.activity: dict[int, Seen] | None = None
         self._clock = clock
         self._refreshed_at: float | None = None
 
@@ -50,6 +54,8 @@ class PlexCatalog:
     ) -> int:
         """Index an item; returns its newest stamp."""
         index.add(item)
+        if self.activity is not None:
+            self.activity[item.rating_key] = Seen.of(item)
         stamps[item.rating_key] = item.updated_at
         fingerprints[item.rating_key] = fingerprint(item)
         return item.changed_at

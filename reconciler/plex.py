@@ -177,6 +177,11 @@ class PlexClient:
             )
         return root
 
+    @property
+    def machine_id(self) -> str:
+        """The server's `machineIdentifier` (from the `GET /` made when connecting)."""
+        return str(self.server.machineIdentifier or "")
+
     def identity(self) -> bool:
         """Whether Plex answers at all (`/identity` needs no token): the outage probe."""
         try:
