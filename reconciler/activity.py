@@ -131,6 +131,8 @@ def plex_rating_wins(
     carried = carried or Carried(scene_id="")
     if seen.rating is None or seen.rating == stash_rating:
         return False
+    if seen.rating == carried.rating and epoch(stash_updated_at) <= epoch(carried.stash_updated_at):
+        return True  # Stash took Plex's rating after this copy of the scene was read
     if not plex_rating_changed(seen, carried):
         return False
     stash_changed = carried.rating is None or stash_rating != carried.rating

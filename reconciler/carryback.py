@@ -55,7 +55,6 @@ from reconciler.store import (
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class Carry:
     """One job's work: what it sent, what to remember, what to count."""
@@ -265,11 +264,12 @@ class ActivityCarrier:
         self, scene_id: str, seen: Seen, carried: Carried, row: dict[str, Any], carry: Carry
     ) -> None:
         stash_rating = row.get("rating100")
+        stamp = row.get("updated_at") or ""
         if seen.rating is not None and seen.rating == stash_rating:
-            carry.values.update(rating=stash_rating, rated_at=seen.rated_at)
-        elif plex_rating_wins(seen, carried, stash_rating, row.get("updated_at") or ""):
-            self.stash.update_scene(scene_id, "ratings", rating100=seen.rating)
-            carry.values.update(rating=seen.rating, rated_at=seen.rated_at)
+            carry.values.update(rating=stash_rating, rated_at=seen.rated_at, stash_updated_at=stamp)
+        elif plex_rating_wins(seen, carried, stash_rating, stamp):
+            stamp = self.stash.update_scene(scene_id, "ratings", rating100=seen.rating)
+            carry.values.update(rating=seen.rating, rated_at=seen.rated_at, stash_updated_at=stamp)
             carry.counts["ratings"] = 1
             carry.sent.append(f"rating {seen.rating}")
         else:

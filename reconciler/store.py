@@ -196,8 +196,9 @@ class RefusedLetter(_Model):
 
 class ActivityState(_Model):
     """What of a scene's Plex activity was already carried to Stash: the token's `viewCount`,
-    `lastViewedAt` and `viewOffset`, the Plex `lastRatedAt` accounted for and the rating both
-    sides last agreed on, the link added; `pending` holds the plays being added right now."""
+    `lastViewedAt` and `viewOffset`, the Plex `lastRatedAt` accounted for, the rating both
+    sides last agreed on (and Stash's `updated_at` then), the link added; `pending` holds the
+    plays being added right now."""
 
     scene_id = pw.TextField(primary_key=True)
     rating_key = pw.IntegerField(null=True)
@@ -206,6 +207,7 @@ class ActivityState(_Model):
     view_offset = pw.IntegerField(null=True)
     rated_at = pw.IntegerField(default=0)
     rating = pw.IntegerField(null=True)
+    stash_updated_at = pw.TextField(null=True)  # the scene's stamp when the rating agreed
     link = pw.TextField(null=True)
     pending = pw.TextField(null=True)
     updated_at = pw.FloatField()
@@ -283,6 +285,7 @@ class Carried:
     view_offset: int | None = None
     rated_at: int = 0
     rating: int | None = None
+    stash_updated_at: str | None = None
     link: str | None = None
     pending: str | None = None
 
