@@ -9,10 +9,11 @@ carried already (`store.Carried`); only what is newer becomes a Stash-bound job:
   `lastViewedAt`). A count that drops (marked unwatched in Plex) deletes nothing in Stash:
   the plays counted after it are new ones.
 - resume: `viewOffset` (ms) becomes `resume_time` (s) when it moved.
-- ratings: the newer side wins. The rating both sides last agreed on is kept; a side whose
-  rating differs from it changed. When both changed, the later change wins (Plex's
-  `lastRatedAt` against Stash's `updated_at`; Stash wins a tie). stashplex's own writes make
-  both sides agree, so they never count as a change of either side.
+- ratings: the newer side wins. Plex changed when its `lastRatedAt` moved since the last
+  carry; Stash, which stamps no rating of its own, when its rating differs from the one both
+  sides last agreed on. When both changed, the later change wins (Plex's `lastRatedAt`
+  against Stash's `updated_at`; Stash wins a tie). stashplex's own writes make both sides
+  agree, so they never count as a change of either side.
 - link: the Plex item's web address added to the scene's urls, once.
 """
 
@@ -87,11 +88,17 @@ def rfc3339(seconds: int) -> str:
 
 
 def new_play_count(seen: Seen, carried: Carried) -> int:
-    """Plays Plex counted since the last carry; after a drop (marked unwatched) every play
-    it counts now came after the drop."""
-    if seen.view_count >= carried.view_count:
+    """Plays Plex counted since the last carry. After a drop (marked unwatched, which moves
+    no stamp, so no poll lists it) every play counted now came after the drop: a count not
+    above the carried one, with a newer finished view (`lastViewedAt` moved, no resume
+    point), was reset and counted again."""
+    if seen.view_count > carried.view_count:
         return seen.view_count - carried.view_count
-    return seen.view_count
+    if seen.view_count < carried.view_count or (
+        seen.last_viewed_at > carried.last_viewed_at and seen.view_offset == 0
+    ):
+        return seen.view_count if seen.last_viewed_at > carried.last_viewed_at else 0
+    return 0
 
 
 def resume_moved(seen: Seen, carried: Carried) -> bool:
@@ -101,12 +108,9 @@ def resume_moved(seen: Seen, carried: Carried) -> bool:
 
 
 def plex_rating_changed(seen: Seen, carried: Carried) -> bool:
-    """A rating given in Plex since the last carry that differs from the agreed one."""
-    return (
-        seen.rating is not None
-        and seen.rated_at > carried.rated_at
-        and seen.rating != carried.rating
-    )
+    """Stars given in Plex since the last carry (Plex stamps each rating with `lastRatedAt`,
+    even the same stars again)."""
+    return seen.rating is not None and seen.rated_at > carried.rated_at
 
 
 def news(seen: Seen, carried: Carried | None, wanted: PlexToStashConfig) -> list[str]:
