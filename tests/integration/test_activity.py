@@ -45,6 +45,7 @@ class World:
                 "path_map": [{"stash": "/data", "plex": "/media"}],
                 "sync": {"fields": ["title", "summary", "tags", "rating"]},
                 "plex_to_stash": back,
+                "retry": {"transient": {"base": 0, "cap": 0}},  # a waiting job is due at once
                 "database": str(tmp_path / "stashplex.db"),
             },
             env={},
@@ -87,7 +88,10 @@ def make_world(tmp_path) -> Iterator:
             world.add(n)
         world.clock.tick(10)
         world.app.reconcile_all()
-        world.poll_and_drain()  # the mark moves past stashplex's own writes
+        world.poll_and_drain()  # lists stashplex's own writes
+        world.clock.tick(10)
+        world.plex.add_item("Adult", "/media/other/scanned-later.mp4")
+        world.poll_and_drain()  # the mark moves past them: the items are listed no more
         return world
 
     yield build
@@ -139,19 +143,21 @@ def test_marking_unwatched_in_plex_keeps_stash_history_and_later_plays_count_onc
     world = make_world()
     key = world.rating_keys["1"]
     world.plex.play_item(key)
-    world.plex.play_item(key)
     world.poll_and_drain()
-    assert world.stash.scene("1")["play_count"] == 2
+    assert world.stash.scene("1")["play_count"] == 1
+    world.clock.tick(10)
+    world.plex.add_item("Adult", "/media/other/scanned-after-the-play.mp4")
+    world.poll_and_drain()  # the mark moves past the play: the item is listed no more
 
-    world.plex.unwatch_item(key)
+    world.plex.unwatch_item(key)  # moves no stamp: no poll lists it
     world.poll_and_drain()
-    assert world.stash.scene("1")["play_count"] == 2
+    assert world.stash.scene("1")["play_count"] == 1
 
     world.clock.tick(50)
-    world.plex.play_item(key)
+    world.plex.play_item(key)  # Plex counts 1 again
     world.poll_and_drain()
     world.poll_and_drain()
-    assert world.stash.scene("1")["play_count"] == 3
+    assert world.stash.scene("1")["play_count"] == 2
 
 
 def test_a_resume_point_in_plex_becomes_stash_resume_time(make_world):
@@ -278,25 +284,22 @@ def test_a_stash_that_rejects_the_mutation_turns_the_feature_off_once(
 def test_while_stash_is_down_activity_waits_and_spends_no_retry(make_world):
     world = make_world()
     world.plex.play_item(world.rating_keys["1"])
+    world.clock.tick(5)
+    world.app.engine.poll()  # queued
     world.stash.stop()
     try:
-        report = world.app.engine.poll_plex  # the Plex side alone still polls
-        from reconciler.engine import PollReport
-
-        report(PollReport())
-        result = world.app.worker.drain()
+        results = [world.app.worker.drain() for _ in range(3)]
     finally:
         world.stash.start()
+    assert (results[0].waiting, results[0].retried, results[0].dead) == (1, 0, 0)
     job = world.app.store.jobs()[0]
-    assert result.waiting == 1 and result.dead == 0
-    assert job.retries == 0 and world.stash.scene("1")["play_count"] == 0
+    assert job.retries == 0 and world.app.store.counts().dead == 0
+    assert world.stash.scene("1")["play_count"] == 0
 
-    world.clock.tick(600)
-    world.app.clock = world.clock
-    world.poll_and_drain()
-    drained = world.app.worker.drain()
-    assert drained.dead == 0
+    for _ in range(3):
+        world.poll_and_drain()
     assert world.stash.scene("1")["play_count"] == 1
+    assert world.app.store.counts().queued == 0
 
 
 def listings(world: World) -> int:

@@ -78,6 +78,10 @@ def test_only_new_plays_count_and_a_drop_deletes_nothing():
     # marked unwatched, then watched once: that one play is new
     assert new_play_count(Seen(1, view_count=1, last_viewed_at=300), carried) == 1
     assert new_play_count(Seen(1, view_count=0, last_viewed_at=100), carried) == 0
+    # marked unwatched unseen, then watched as often as before: as many new plays
+    assert new_play_count(Seen(1, view_count=4, last_viewed_at=300), carried) == 4
+    # a resume point moved lastViewedAt: no play
+    assert new_play_count(Seen(1, view_count=4, last_viewed_at=300, view_offset=5), carried) == 0
 
 
 def test_play_times_come_from_the_history_or_else_last_viewed():
