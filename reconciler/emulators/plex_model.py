@@ -532,7 +532,9 @@ class PlexLibrary:
             self.changed(item)
 
     def unscrobble(self, rating_key: int | str) -> None:
-        """Marked unwatched: the count and resume point go, the server's history stays."""
+        """Marked unwatched: the count and resume point go, the server's history stays, and
+        no stamp moves ([U]: whether PMS also clears `lastViewedAt` is not in the reference;
+        either way no change filter lists the item)."""
         with self.lock:
             item = self.get(rating_key)
             item.view_count = 0
@@ -540,8 +542,10 @@ class PlexLibrary:
             self.changed(item)
 
     def progress(self, rating_key: int | str, offset_ms: int) -> None:
-        """A player's timeline report: the resume point moves, and `lastViewedAt` with it (an
-        item in progress is ordered by it in Continue Watching); no play is counted."""
+        """A player's timeline report: the resume point moves, and `lastViewedAt` with it; no
+        play is counted. [U] that a progress report moves `lastViewedAt` is inferred (Plex
+        orders Continue Watching by it), not read in a source: the reference has nothing on
+        it. Without it, a resume point alone would wait for the next full pass."""
         with self.lock:
             item = self.get(rating_key)
             item.view_offset = max(0, int(offset_ms))
