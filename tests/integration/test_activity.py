@@ -368,3 +368,25 @@ def test_a_full_pass_carries_every_scene_once_and_a_dry_run_only_lists(make_worl
     link = world.stash.scene("1")["urls"]
     assert len(link) == 1 and "%2Flibrary%2Fmetadata%2F" in link[0] and PLEX_TOKEN not in link[0]
     assert world.stash.scene("2")["urls"] != link
+
+
+def test_the_status_command_and_the_dry_run_say_what_came_back(make_world, capsys):
+    from argparse import Namespace
+
+    from reconciler.cli import _dry_run, cmd_status
+    from reconciler.progress import quiet
+
+    world = make_world()
+    world.plex.play_item(world.rating_keys["1"])
+    world.poll_and_drain()
+    world.plex.progress_item(world.rating_keys["2"], 90_000)
+
+    _dry_run(world.app, quiet)
+    cmd_status(world.config, Namespace(json=False))
+
+    out = capsys.readouterr().out
+    assert "scene 2 <- Plex: resume point 90s" in out
+    assert "0 would be updated, 1 would get activity from Plex, 0 unmatched" in out
+    assert "from plex:    1 plays, 0 resume points, 0 ratings, 0 links carried to Stash" in out
+    assert "last: scene 1" in out
+    assert world.stash.scene("2")["resume_time"] == 0
