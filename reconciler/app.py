@@ -13,7 +13,7 @@ from reconciler.engine import Engine
 from reconciler.plex import PlexClient
 from reconciler.progress import ProgressFn, quiet
 from reconciler.stash import StashClient
-from reconciler.status import ACTIVITY_PASS_QUEUED, LAST_POLL
+from reconciler.status import LAST_POLL
 from reconciler.store import Store
 from reconciler.worker import Worker
 
@@ -114,7 +114,7 @@ class App:
         result = self.worker.drain(progress=progress, should_stop=should_stop)
         if self.catalog.activity is not None and not should_stop():
             # every synced scene's activity, now that the scenes just written are synced too
-            self.store.set_setting(ACTIVITY_PASS_QUEUED, str(self.queue_all_activity()))
+            self.queue_all_activity()
             result.add(self.worker.drain(progress=progress, should_stop=should_stop))
         return Summary(
             seen=report.seen,

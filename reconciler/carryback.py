@@ -39,6 +39,7 @@ from reconciler.errors import (
     StashActivityRefused,
     StashplexError,
     StashUnreachable,
+    UnexpectedError,
 )
 from reconciler.models import PlexItem
 from reconciler.plex import PlexClient
@@ -48,6 +49,7 @@ from reconciler.store import (
     Carried,
     QueuedJob,
     Store,
+    StoreError,
     SyncedItem,
     activity_key,
 )
@@ -169,10 +171,17 @@ class ActivityCarrier:
                 continue
             try:
                 carry = self._carry_refusing(scene_id, seen, carried.get(scene_id), row)
+            except StoreError:
+                raise  # the database itself failed: no outcome can be recorded now
             except StashplexError as exc:
                 ended[fail(job, exc, False)] += 1
                 if exc.waits or exc.refused:
                     stopped = exc
+                continue
+            except Exception as exc:
+                # a fault of stashplex itself: retried with backoff like any other job
+                log.exception("unexpected failure carrying activity to scene %s", scene_id)
+                ended[fail(job, UnexpectedError.of(exc), False)] += 1
                 continue
             done.append((job, carry.values, carry.counts))
             if carry.sent:

@@ -13,7 +13,6 @@ from reconciler.store import Health, Store
 
 LAST_POLL = "last_poll_at"
 LAST_WRITE = "last_write_at"
-ACTIVITY_PASS_QUEUED = "activity_pass_queued"  # Stash-bound jobs the last full pass queued
 ACTIVITY_OFF = "activity_off"
 SERVERS = (PLEX, STASH)
 
