@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from reconciler.carryback import ActivityCarrier
 from reconciler.catalog import PlexCatalog
 from reconciler.config import Config
 from reconciler.engine import Engine
@@ -78,11 +79,28 @@ class App:
             clock=clock,
             stash_probe=self.stash.version,
         )
+        self.carrier = ActivityCarrier(config, self.store, self.stash, self.plex, clock)
+        self.worker.carrier = self.carrier  # also finishes jobs queued before it was turned off
+        back = config.plex_to_stash
+        if back.enabled:
+            self.engine.carrier = self.carrier
+            self.catalog.views_filter = back.plays or back.resume
+            self.catalog.activity = {}
 
     def close(self) -> None:
         self.stash.close()
         self.plex.session.close()
         self.store.close()
+
+    def queue_all_activity(self) -> int:
+        """A full pass in the Stash-bound direction: each synced scene with new activity."""
+        seen = self.catalog.activity or {}
+        return self.carrier.queue_news(seen.values(), self.store.synced_items(seen))
+
+    def preview_activity(self) -> dict[str, list[str]]:
+        """What a full pass would carry to Stash, per scene id (after a dry sweep)."""
+        seen = self.catalog.activity or {}
+        return self.carrier.preview(seen.values(), self.store.synced_items(seen))
 
     def reconcile_all(
         self, progress: ProgressFn = quiet, should_stop: Callable[[], bool] = lambda: False
@@ -94,6 +112,10 @@ class App:
         for gate in self.worker.gates.values():
             gate.answered()  # both servers answered the sweep: a refusal they showed is over
         result = self.worker.drain(progress=progress, should_stop=should_stop)
+        if self.catalog.activity is not None and not should_stop():
+            # every synced scene's activity, now that the scenes just written are synced too
+            self.queue_all_activity()
+            result.add(self.worker.drain(progress=progress, should_stop=should_stop))
         return Summary(
             seen=report.seen,
             in_sync=report.in_sync + result.in_sync,

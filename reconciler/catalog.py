@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from reconciler.activity import Seen
 from reconciler.matching import PathIndex
 from reconciler.models import PlexItem
 from reconciler.pathmap import path_key
@@ -36,6 +37,11 @@ class PlexCatalog:
         # understand them answers with items outside the filter, and is then asked twice
         self.or_groups = True
         self.ratings_filter = True
+        # with plays or resume points carried back to Stash, "viewed" joins the OR group
+        self.views_filter = False
+        # each listed item's activity, by ratingKey, while plex_to_stash wants it (a full
+        # pass carries it for every scene); None: not kept
+        self.activity: dict[int, Seen] | None = None
         self._clock = clock
         self._refreshed_at: float | None = None
 
@@ -48,6 +54,8 @@ class PlexCatalog:
     ) -> int:
         """Index an item; returns its newest stamp."""
         index.add(item)
+        if self.activity is not None:
+            self.activity[item.rating_key] = Seen.of(item)
         stamps[item.rating_key] = item.updated_at
         fingerprints[item.rating_key] = fingerprint(item)
         return item.changed_at
@@ -136,10 +144,17 @@ class PlexCatalog:
     def _changes_in(self, section: Section, bound: int) -> list[PlexItem]:
         updated = ("updatedAt>>", bound)
         rated = ("lastRatedAt>>", bound)
+        viewed = ("lastViewedAt>>", bound)
         if self.or_groups:
-            either = [("push", 1), updated, ("or", 1), rated, ("pop", 1)]
+            either = [("push", 1), updated, ("or", 1), rated]
+            if self.views_filter:
+                either += [("or", 1), viewed]
             found = self._listing(
-                section, either, lambda it: it.updated_at >= bound or it.last_rated_at >= bound
+                section,
+                [*either, ("pop", 1)],
+                lambda it: it.updated_at >= bound
+                or it.last_rated_at >= bound
+                or (self.views_filter and it.last_viewed_at >= bound),
             )
             if found is not None:
                 return found
@@ -160,6 +175,11 @@ class PlexCatalog:
             else:
                 keys = {item.rating_key for item in found}
                 found.extend(item for item in ratings if item.rating_key not in keys)
+        if self.views_filter:
+            # without OR groups this is a third request; a real PMS understands them
+            views = self._listing(section, [viewed], lambda it: it.last_viewed_at >= bound)
+            keys = {item.rating_key for item in found}
+            found.extend(item for item in views or [] if item.rating_key not in keys)
         return found
 
     def _listing(

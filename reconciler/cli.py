@@ -24,7 +24,7 @@ from reconciler.lock import DatabaseLock
 from reconciler.logs import setup_logging
 from reconciler.pathguess import SAMPLE_SIZE
 from reconciler.redact import redact, register_secret
-from reconciler.store import Store, StoreError
+from reconciler.store import Store, StoreError, is_activity_key
 from reconciler.wording import error_in_words
 
 EXIT_OK, EXIT_DEAD, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -296,6 +296,16 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
         print(f"{health.server + ':':<13} {trouble(health, now).split(': ', 1)[1]}")
     paused = report["plex_paused_since"]
     print("plex work:    " + (f"PAUSED since {_when(paused)}" if paused else "running"))
+    back = report["carried_back"]
+    if back["last"] or back["turned_off"]:
+        last = back["last"]
+        print(
+            f"from plex:    {back['plays']} plays, {back['resumes']} resume points, "
+            f"{back['ratings']} ratings, {back['links']} links carried to Stash"
+            + (f"; last: scene {last['scene_id']} {_when(last['at'])}" if last else "")
+        )
+        for feature, why in sorted(back["turned_off"].items()):
+            print(f"              plex_to_stash.{feature} is off: {why}")
     return EXIT_OK
 
 
@@ -318,7 +328,11 @@ def _fresh_scenes(config: Config, store: Store, ids: list[int] | None) -> dict[s
     from reconciler.stash import StashClient
 
     scene_ids = sorted(
-        {letter.scene_id for letter in store.dead_letters() if ids is None or letter.id in ids}
+        {
+            letter.scene_id
+            for letter in store.dead_letters()
+            if (ids is None or letter.id in ids) and not is_activity_key(letter.scene_id)
+        }
     )
     if not scene_ids:
         return {}
@@ -430,8 +444,12 @@ def _dry_run(app, progress) -> int:
                 print("    background: new screenshot from Stash")
             elif outcome.lock_art:
                 print("    background: (lock only)")
+    carried = app.preview_activity() if app.catalog.activity is not None else {}
+    for scene_id, what in carried.items():
+        print(f"scene {scene_id} <- Plex: {', '.join(what)}")
+    back = f", {len(carried)} would get activity from Plex" if carried else ""
     print(
-        f"dry run: {report.seen} scenes seen, {changes} would be updated, "
+        f"dry run: {report.seen} scenes seen, {changes} would be updated{back}, "
         f"{report.unmatched} unmatched; nothing was written"
     )
     return EXIT_OK

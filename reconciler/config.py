@@ -197,6 +197,20 @@ def listen_address(listen: str) -> tuple[str, int]:
 
 
 @dataclass
+class PlexToStashConfig:
+    """What the token's Plex account did, carried back to Stash; everything off by default."""
+
+    plays: bool = False
+    resume: bool = False
+    ratings: bool = False
+    link: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.plays or self.resume or self.ratings or self.link
+
+
+@dataclass
 class Config:
     stash: StashConfig = field(default_factory=StashConfig)
     plex: PlexConfig = field(default_factory=PlexConfig)
@@ -206,6 +220,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     retry: RetryConfig = field(default_factory=RetryConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    plex_to_stash: PlexToStashConfig = field(default_factory=PlexToStashConfig)
     database: str = "./stashplex.db"
     source: str = "<defaults>"
     warnings: list[str] = field(default_factory=list)

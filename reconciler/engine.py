@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from reconciler.carryback import ActivityCarrier
 from reconciler.catalog import PlexCatalog
 from reconciler.config import Config
 from reconciler.diff import content_hash
@@ -98,6 +99,7 @@ class Engine:
         self.photos = photo_source(config)
         self.poll_page_size = POLL_PAGE_SIZE
         self.sweep_page_size = PAGE_SIZE
+        self.carrier: ActivityCarrier | None = None  # queues activity for Stash (plex_to_stash)
 
     # -- deciding --------------------------------------------------------------
 
@@ -437,6 +439,8 @@ class Engine:
         if not listed and not unclaimed:
             return
         synced = self.store.synced_items(item.rating_key for item in listed)
+        if self.carrier is not None:
+            report.queued += self.carrier.queue_news(listed, synced)
         scene_ids: set[str] = set()
         now = time.time()
         for item in listed:

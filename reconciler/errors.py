@@ -144,6 +144,15 @@ class StashQueryError(PermanentError):
     server = STASH
 
 
+class StashActivityRefused(StashQueryError):
+    """Stash will not take activity (an old Stash without the mutation, or a key that may not
+    write): one problem for the whole feature, not one per play."""
+
+    def __init__(self, message: str, feature: str) -> None:
+        super().__init__(message)
+        self.feature = feature
+
+
 _STATUS = re.compile(r"^\((\d{3})\)")
 _TRANSIENT_STATUSES = {408, 429}
 

@@ -79,8 +79,12 @@ class PlexItem:
     added_at: int = 0
     type: str = "movie"
     last_rated_at: int = 0  # a rating given in Plex moves this stamp, not `updated_at`
+    # the token's account's activity: plays, when last watched, where it stopped (ms)
+    view_count: int = 0
+    last_viewed_at: int = 0
+    view_offset: int = 0
 
     @property
     def changed_at(self) -> int:
         """The newest of the stamps a Plex-side change moves."""
-        return max(self.updated_at, self.added_at, self.last_rated_at)
+        return max(self.updated_at, self.added_at, self.last_rated_at, self.last_viewed_at)

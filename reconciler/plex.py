@@ -26,6 +26,7 @@ from reconciler.editplan import EditPlan, plan_edit, query_size
 from reconciler.errors import (
     LibraryNotFound,
     PlexNotFound,
+    PlexPermanentError,
     PlexRequestTooLong,
     PlexTemporaryError,
     translate_plex_error,
@@ -122,6 +123,9 @@ def parse_item(element: ET.Element, section_id: int = 0) -> PlexItem:
         added_at=_int(attrib.get("addedAt")),
         type=attrib.get("type", "movie"),
         last_rated_at=_int(attrib.get("lastRatedAt")),
+        view_count=_int(attrib.get("viewCount")),
+        last_viewed_at=_int(attrib.get("lastViewedAt")),
+        view_offset=_int(attrib.get("viewOffset")),
     )
 
 
@@ -189,6 +193,11 @@ class PlexClient:
                 f"instead of a MediaContainer while {action}"
             )
         return root
+
+    @property
+    def machine_id(self) -> str:
+        """The server's `machineIdentifier` (from the `GET /` made when connecting)."""
+        return str(self.server.machineIdentifier or "")
 
     def identity(self) -> bool:
         """Whether Plex answers at all (`/identity` needs no token): the outage probe."""
@@ -320,6 +329,25 @@ class PlexClient:
             if element.tag in ("Video", "Directory"):
                 item = parse_item(element)
                 found[item.rating_key] = item
+
+    def play_times(self, rating_key: int, after: int, until: int) -> list[int] | None:
+        """When the item was played (epoch seconds, oldest first) in `(after, until]`, from the
+        server's history; None when Plex keeps none it will show (answers 404 or 401).
+
+        The history lists every account's plays: a caller counts plays by `viewCount` and
+        takes only the times from here."""
+        args = {"metadataItemID": rating_key, "sort": "viewedAt:desc"}
+        try:
+            root = self.query(
+                f"/status/sessions/history/all{joinArgs(args)}",
+                f"reading the play history of item {rating_key}",
+            )
+        except (PlexNotFound, PlexPermanentError):
+            return None
+        times = [
+            _int(el.attrib.get("viewedAt")) for el in root if el.tag in ("Video", "Track")
+        ] if root is not None else []
+        return sorted(t for t in times if after < t <= until)
 
     # -- writing -------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from gql.transport.requests import RequestsHTTPTransport
 from reconciler.config import StashConfig, tls_verify
 from reconciler.errors import (
     PermanentError,
+    StashActivityRefused,
     StashAuthError,
     StashplexError,
     StashQueryError,
@@ -163,6 +164,33 @@ class PollAnswer:
 
 
 VERSION = "query Version { version { version } }"
+
+# what stashplex carries back from Plex, in Stash's own mutations (names and argument types
+# as Stash v0.30 declares them: `shared/reference/stash-graphql.md`, "More facts")
+SCENE_ACTIVITY = """
+query SceneActivity($ids: [ID!], $filter: FindFilterType) {
+  findScenes(ids: $ids, filter: $filter) {
+    scenes { id rating100 urls updated_at play_history resume_time }
+  }
+}
+"""
+ADD_PLAYS = """
+mutation AddPlays($id: ID!, $times: [Timestamp!]) {
+  sceneAddPlay(id: $id, times: $times) { count }
+}
+"""
+SAVE_RESUME = """
+mutation SaveResume($id: ID!, $resume_time: Float) {
+  sceneSaveActivity(id: $id, resume_time: $resume_time)
+}
+"""
+UPDATE_ACTIVITY = """
+mutation UpdateActivity($input: SceneUpdateInput!) {
+  sceneUpdate(input: $input) { id updated_at }
+}
+"""
+_MISSING_MUTATION = ("cannot query field", "unknown argument", "unknown type")
+_FORBIDDEN = ("forbidden", "not authorized", "unauthorized", "permission", "not allowed")
 
 
 def _utf8_unless_declared(response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -535,6 +563,87 @@ class StashClient:
             f"reading the newest of {kind} (query Latest{kind.title()})",
         )[f"find{kind.title()}"]
         return data[kind], data["count"]
+
+    # -- activity carried back from Plex ------------------------------------------------
+
+    def scene_activity(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """What Stash holds of these scenes' activity, by id (a deleted scene is absent)."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), PAGE_SIZE):
+            chunk = ids[start : start + PAGE_SIZE]
+            try:
+                rows = self._activity_of(chunk)
+            except StashQueryError:
+                rows = [row for one in chunk for row in self._activity_of([one], missing_ok=True)]
+            found.update({str(row["id"]): row for row in rows})
+        return found
+
+    def _activity_of(self, ids: list[str], missing_ok: bool = False) -> list[dict[str, Any]]:
+        paging = {"page": 1, "per_page": len(ids)}
+        try:
+            data = self.execute(
+                SCENE_ACTIVITY,
+                {"ids": ids, "filter": paging},
+                f"reading the activity of {len(ids)} scenes (query SceneActivity)",
+            )
+        except StashQueryError:
+            if missing_ok:
+                return []
+            raise
+        return data["findScenes"]["scenes"]
+
+    def _mutate(
+        self, query: str, variables: dict[str, Any], mutation: str, feature: str, scene_id: str
+    ) -> dict[str, Any]:
+        """One activity mutation; a Stash that lacks it or refuses it says so once, as a
+        `StashActivityRefused` naming the feature to turn off."""
+        action = f"carrying {feature} to scene {scene_id} (mutation {mutation})"
+        try:
+            return self.execute(query, variables, action)
+        except StashQueryError as exc:
+            text = str(exc).lower()
+            if any(sign in text for sign in _MISSING_MUTATION) and mutation.lower() in text:
+                raise StashActivityRefused(
+                    f"Stash has no {mutation} (it came with Stash v0.25): upgrade Stash, or set "
+                    f"plex_to_stash.{feature}: false",
+                    feature,
+                ) from None
+            if any(sign in text for sign in _FORBIDDEN):
+                raise StashActivityRefused(
+                    f"Stash refused {mutation}: the API key may read but not change scenes "
+                    f"({exc}); give stash.api_key write access, or set "
+                    f"plex_to_stash.{feature}: false",
+                    feature,
+                ) from None
+            raise
+
+    def add_plays(self, scene_id: str, times: list[str]) -> int:
+        """Add play history entries at these RFC3339 times; returns the scene's play count."""
+        data = self._mutate(
+            ADD_PLAYS, {"id": scene_id, "times": times}, "sceneAddPlay", "plays", scene_id
+        )
+        return int(data["sceneAddPlay"]["count"])
+
+    def save_resume(self, scene_id: str, seconds: float) -> None:
+        """Set where playback resumes (`resume_time`, seconds)."""
+        self._mutate(
+            SAVE_RESUME,
+            {"id": scene_id, "resume_time": seconds},
+            "sceneSaveActivity",
+            "resume",
+            scene_id,
+        )
+
+    def update_scene(self, scene_id: str, feature: str, **fields: Any) -> str:
+        """`sceneUpdate` with these fields (`rating100`, `urls`); returns the new `updated_at`."""
+        data = self._mutate(
+            UPDATE_ACTIVITY,
+            {"input": {"id": scene_id, **fields}},
+            "sceneUpdate",
+            feature,
+            scene_id,
+        )
+        return (data.get("sceneUpdate") or {}).get("updated_at") or ""
 
     def fetch_image(self, url: str) -> bytes:
         """A screenshot's bytes, fetched with the API key (Plex never needs to reach Stash).

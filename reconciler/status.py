@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict
 from typing import Any
@@ -12,6 +13,7 @@ from reconciler.store import Health, Store
 
 LAST_POLL = "last_poll_at"
 LAST_WRITE = "last_write_at"
+ACTIVITY_OFF = "activity_off"
 SERVERS = (PLEX, STASH)
 
 
@@ -40,4 +42,18 @@ def collect_status(store: Store, now: float | None = None) -> dict[str, Any]:
         "plex_paused_since": plex.paused_since,
         "skipped_by_require": int(store.setting(SKIPPED_BY_REQUIRE) or 0),
         "servers": {health.server: asdict(health) for health in healths},
+        "carried_back": carried_back(store),
+    }
+
+
+def carried_back(store: Store) -> dict[str, Any]:
+    """What came back from Plex to Stash: counts, the last carry, features Stash refused."""
+    counts = store.activity_counts()
+    return {
+        "plays": counts.get("plays", 0),
+        "resumes": counts.get("resumes", 0),
+        "ratings": counts.get("ratings", 0),
+        "links": counts.get("links", 0),
+        "last": counts.get("last"),
+        "turned_off": json.loads(store.setting(ACTIVITY_OFF) or "{}"),
     }

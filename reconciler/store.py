@@ -39,6 +39,18 @@ MIGRATIONS: dict[int, list[str]] = {
 }
 QUEUED = "queued"
 RUNNING = "running"
+# a Stash-bound job (activity carried back from Plex) has a key of its own in the one queue,
+# so it never replaces, or is replaced by, the scene's Plex-bound job
+ACTIVITY_KEY = "activity:"
+ACTIVITY_COUNTS = "activity_counts"
+
+
+def activity_key(scene_id: str) -> str:
+    return f"{ACTIVITY_KEY}{scene_id}"
+
+
+def is_activity_key(key: str) -> bool:
+    return key.startswith(ACTIVITY_KEY)
 
 _proxy = pw.DatabaseProxy()
 
@@ -233,6 +245,25 @@ class RefusedLetter(_Model):
     server = pw.TextField(index=True)
 
 
+class ActivityState(_Model):
+    """What of a scene's Plex activity was already carried to Stash: the token's `viewCount`,
+    `lastViewedAt` and `viewOffset`, the Plex `lastRatedAt` accounted for, the rating both
+    sides last agreed on (and Stash's `updated_at` then), the link added; `pending` holds the
+    plays being added right now."""
+
+    scene_id = pw.TextField(primary_key=True)
+    rating_key = pw.IntegerField(null=True)
+    view_count = pw.IntegerField(default=0)
+    last_viewed_at = pw.IntegerField(default=0)
+    view_offset = pw.IntegerField(null=True)
+    rated_at = pw.IntegerField(default=0)
+    rating = pw.IntegerField(null=True)
+    stash_updated_at = pw.TextField(null=True)  # the scene's stamp when the rating agreed
+    link = pw.TextField(null=True)
+    pending = pw.TextField(null=True)
+    updated_at = pw.FloatField()
+
+
 MODELS = [
     Job,
     DeadLetter,
@@ -247,6 +278,7 @@ MODELS = [
     SceneItem,
     FolderScan,
     ItemArt,
+    ActivityState,
 ]
 CARRIED = {"tags": "tag_ids", "performers": "performer_ids", "studios": "studio_id"}
 
@@ -294,6 +326,22 @@ class SyncState:
     poster_hash: str | None
     synced_at: float | None
     failed_updated_at: str | None
+
+
+@dataclass(frozen=True)
+class Carried:
+    """A scene's activity already carried back to Stash (see `ActivityState`)."""
+
+    scene_id: str
+    rating_key: int | None = None
+    view_count: int = 0
+    last_viewed_at: int = 0
+    view_offset: int | None = None
+    rated_at: int = 0
+    rating: int | None = None
+    stash_updated_at: str | None = None
+    link: str | None = None
+    pending: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1009,6 +1057,68 @@ class Store:
         OwnedCollection.delete().where(OwnedCollection.rating_key == rating_key).execute()
         for name in sorted(set(names)):
             OwnedCollection.replace(rating_key=rating_key, name=name).execute()
+
+    # -- activity carried back to Stash -------------------------------------------------
+
+    def carried(self, scene_ids: Iterable[str]) -> dict[str, Carried]:
+        """What of these scenes' Plex activity was carried to Stash already."""
+        ids = [str(s) for s in scene_ids]
+        found: dict[str, Carried] = {}
+        if "activity_state" not in self._tables:
+            return found
+        with self.reading():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for row in ActivityState.select().where(ActivityState.scene_id.in_(chunk)):
+                    found[row.scene_id] = _record(Carried, row)
+        return found
+
+    def note_pending(self, scene_id: str, pending: dict[str, Any], now: float) -> None:
+        """Before Stash is asked to add plays: what is being added, so that a run killed
+        in between finds them in Stash and adds them no second time."""
+        text = json.dumps(pending, sort_keys=True)
+        with self.transaction():
+            ActivityState.insert(scene_id=str(scene_id), pending=text, updated_at=now).on_conflict(
+                conflict_target=[ActivityState.scene_id],
+                update={ActivityState.pending: text, ActivityState.updated_at: now},
+            ).execute()
+
+    def complete_activity(
+        self, done: Iterable[tuple[QueuedJob, dict[str, Any], dict[str, int]]], now: float
+    ) -> None:
+        """Stash-bound jobs done: what each carried (the new `ActivityState` values) and the
+        counts to add (`plays`, `resumes`, `ratings`, `links`), all in one transaction."""
+        done = list(done)
+        with self.transaction():
+            row = Setting.get_or_none(Setting.key == ACTIVITY_COUNTS)
+            totals = json.loads(row.value) if row else {}
+            for job, values, counts in done:
+                scene_id = job.scene_id[len(ACTIVITY_KEY) :]
+                values = {**values, "pending": None, "updated_at": now}
+                updated = (
+                    ActivityState.update(**values)
+                    .where(ActivityState.scene_id == scene_id)
+                    .execute()
+                )
+                if not updated:
+                    ActivityState.create(scene_id=scene_id, **values)
+                counted = {k: v for k, v in counts.items() if v}
+                for name, value in counted.items():
+                    totals[name] = totals.get(name, 0) + value
+                if counted:
+                    totals["last"] = {"scene_id": scene_id, "at": now, **counted}
+                deleted = (
+                    Job.delete().where((Job.id == job.id) & (Job.version == job.version)).execute()
+                )
+                if not deleted:
+                    Job.update(state=QUEUED).where(Job.id == job.id).execute()
+                DeadLetter.delete().where(DeadLetter.scene_id == job.scene_id).execute()
+                RefusedLetter.delete().where(RefusedLetter.scene_id == job.scene_id).execute()
+            Setting.replace(key=ACTIVITY_COUNTS, value=json.dumps(totals, sort_keys=True)).execute()
+
+    def activity_counts(self) -> dict[str, Any]:
+        """What was carried back to Stash so far, and the last carry."""
+        return json.loads(self.setting(ACTIVITY_COUNTS) or "{}")
 
     def oldest_queued(self) -> OldestJob | None:
         with self.reading():

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.carryback import ActivityCarrier
 from reconciler.catalog import PlexCatalog
 from reconciler.config import Config
 from reconciler.diff import Edit, content_hash, diff
@@ -42,7 +43,7 @@ from reconciler.readahead import Readers
 from reconciler.readback import read_back, remember
 from reconciler.retry import Backoff, RetryRules
 from reconciler.status import LAST_WRITE
-from reconciler.store import ArtState, ItemState, QueuedJob, Store, StoreError
+from reconciler.store import ArtState, ItemState, QueuedJob, Store, StoreError, is_activity_key
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,7 @@ class Worker:
             STASH: Gate(STASH, "Stash", store, self._probe_stash, probe_backoff, clock),
         }
         self.batch_size = CLAIM_BATCH
+        self.carrier: ActivityCarrier | None = None  # Stash-bound jobs (plex_to_stash)
 
     # -- the servers ---------------------------------------------------------
 
@@ -277,7 +279,41 @@ class Worker:
         return entries
 
     def process(self, jobs: list[QueuedJob]) -> DrainResult:
-        """One claimed batch: every job gets exactly one outcome and leaves the pending set."""
+        """One claimed batch: every job gets exactly one outcome and leaves the pending set.
+        Stash-bound jobs (activity from Plex) go to the carrier, the rest to Plex."""
+        back = [job for job in jobs if is_activity_key(job.scene_id)]
+        if not back:
+            return self._process(jobs)
+        result = DrainResult()
+        try:
+            if self.carrier is None:
+                off = PermanentError("plex_to_stash is not set up in this process")
+                for job in back:
+                    self.fail_job(job, off, False, result)
+            else:
+                admitted = self.gates[STASH].admits()
+                ended = self.carrier.process(
+                    back, lambda job, error, wait: self._fail_back(job, error, wait, result),
+                    admitted,
+                )
+                result.applied += ended["done"]
+        finally:
+            self.store.unmark_scene_pending(*(job.scene_id for job in back))
+        rest = [job for job in jobs if not is_activity_key(job.scene_id)]
+        if rest:
+            result.add(self._process(rest))
+        result.paused = self.paused
+        return result
+
+    def _fail_back(
+        self, job: QueuedJob, error: StashplexError, wait: bool, result: DrainResult
+    ) -> str:
+        """A Stash-bound job's failure; the job in hand tells its server's gate."""
+        if not wait:
+            self._met(error)
+        return self.fail_job(job, error, wait, result)
+
+    def _process(self, jobs: list[QueuedJob]) -> DrainResult:
         batch = _Batch()
         entries: list[Planned] = []
         try:
@@ -407,6 +443,11 @@ class Worker:
                 except StashplexError as exc:
                     entry.error = exc
                     break
+                if self.carrier is not None and self.carrier.holds_rating(
+                    entry.scene.id, part.item, entry.scene.rating100, entry.scene.updated_at
+                ):
+                    # rated in Plex after Stash: that rating goes to Stash instead
+                    part.edit.changes = [c for c in part.edit.changes if c.field != "rating"]
 
     def _match(self, entries: list[Planned]) -> None:
         for entry in entries:
@@ -670,13 +711,16 @@ class Worker:
                 )
         for outcome in outcomes:
             if outcome.error is not None:
-                self._fail(outcome, result)
+                self.fail_job(outcome.entry.job, outcome.error, outcome.wait, result)
         result.paused = self.paused
         return result
 
-    def _fail(self, outcome: _Outcome, result: DrainResult) -> None:
-        job, error = outcome.entry.job, outcome.error
-        if outcome.wait or error.waits:
+    def fail_job(
+        self, job: QueuedJob, error: StashplexError, wait: bool, result: DrainResult
+    ) -> str:
+        """A job's failure, by its retry class and the outage rules: "waiting" (a server is
+        away: nothing spent), "dead" or "retried"."""
+        if wait or error.waits:
             # waiting for a server spends nothing: the job keeps its retry class and count
             self.store.reschedule(
                 job,
@@ -687,7 +731,7 @@ class Worker:
                 retry_class=job.retry_class or error.error_class,
             )
             result.waiting += 1
-            return
+            return "waiting"
         spent = job.retries if job.retry_class == error.error_class else 0
         decision = self.rules.decide(error, spent)
         if decision.dead_letter:
@@ -708,7 +752,7 @@ class Worker:
                 job.attempts + 1,
                 _about(job, error),
             )
-            return
+            return "dead"
         self.store.reschedule(job, decision.delay, error, spent + 1, self.clock())
         result.retried += 1
         log.warning(
@@ -718,3 +762,4 @@ class Worker:
             decision.delay,
             _about(job, error),
         )
+        return "retried"

@@ -63,6 +63,9 @@ _CALLABLE = {
     "add_item",
     "edit_item",
     "rate_item",
+    "play_item",
+    "progress_item",
+    "unwatch_item",
     "remove_item",
     "maintenance",
     "agent_refresh",
@@ -132,7 +135,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def _classify(method: str, path: str) -> str:
     """Request kind for `/_emulator/stats`: what a benchmark wants to count."""
-    if path == "/:/rate":
+    if path in ("/:/rate", "/:/scrobble", "/:/unscrobble"):
         return "write"
     if m := _METADATA.match(path):
         if m.group(2) in ("posters", "arts"):
@@ -166,6 +169,7 @@ class PlexEmulator(EmulatorServer):
         or_groups: bool = True,
         missing_in_batch: str = "rest",
         unknown_filters: str = "ignored",
+        history: bool = True,
     ) -> None:
         """`or_groups`, `missing_in_batch` and `unknown_filters` are switches for what is not
         known for certain of real PMS; each default is what a real PMS is reported to do.
@@ -179,7 +183,9 @@ class PlexEmulator(EmulatorServer):
         `"ignored"` (200 with the whole library, as if the filter were absent) or `"400"`.
         §8 marks "ignored" measured by a third party only ([M]: bomer/plexify
         `docs/PLEX-API.md` §3.3 and its delta-filter probe), so the other answer is kept for
-        tests and for what `python -m reconciler.contract` may find on a server."""
+        tests and for what `python -m reconciler.contract` may find on a server.
+        `history=False`: `/status/sessions/history/all` answers 404 (a server, or a token of a
+        managed user, that does not share its play history)."""
         super().__init__(port)
         if missing_in_batch not in MISSING_IN_BATCH:
             raise ValueError(f"missing_in_batch must be one of {MISSING_IN_BATCH}")
@@ -190,6 +196,7 @@ class PlexEmulator(EmulatorServer):
         self.or_groups = or_groups
         self.missing_in_batch = missing_in_batch
         self.unknown_filters = unknown_filters
+        self.history = history
         self._maintenance: str | None = None
         self._staged: list[tuple[str | int, list[str], str | None, dict[str, Any]]] = []
         self._scans: list[tuple[int, str | None]] = []
@@ -290,6 +297,19 @@ class PlexEmulator(EmulatorServer):
         """A user's stars in Plex Web: `userRating` and `lastRatedAt` move, `updatedAt` not."""
         self.library.rate_item(rating_key, rating)
 
+    def play_item(self, rating_key: int | str, account_id: int = 1) -> None:
+        """Someone watches the item to the end (the player scrobbles it); account 1 is the
+        token's, the one whose `viewCount` and `lastViewedAt` the listings show."""
+        self.library.scrobble(rating_key, account_id)
+
+    def progress_item(self, rating_key: int | str, offset_ms: int) -> None:
+        """The token's account stops part-way: the resume point (`viewOffset`, ms) moves."""
+        self.library.progress(rating_key, offset_ms)
+
+    def unwatch_item(self, rating_key: int | str) -> None:
+        """Mark as unwatched in Plex Web."""
+        self.library.unscrobble(rating_key)
+
     def maintenance(self, status: str | None) -> None:
         """Answer every Plex request with PMS's 503 maintenance body until called with None.
 
@@ -388,6 +408,18 @@ class PlexEmulator(EmulatorServer):
         if path == "/:/rate" and method == "PUT":
             apply_rate(lib, params)
             return _empty()
+        if path in ("/:/scrobble", "/:/unscrobble") and method == "GET":
+            flags = dict(params)
+            if flags.get("identifier") != "com.plexapp.plugins.library" or "key" not in flags:
+                return _html_error(400, "scrobble needs key and identifier")
+            try:
+                act = lib.scrobble if path == "/:/scrobble" else lib.unscrobble
+                act(flags["key"])
+            except UnknownKey:
+                return _html_error(404, f"no item {flags['key']}")
+            return _empty()
+        if path == "/status/sessions/history/all" and method == "GET":
+            return self._history(params)
         if m := _SECTION.match(path):
             return self._section_route(request, method, int(m.group(1)), m.group(2), params)
         if m := _METADATA.match(path):
@@ -605,6 +637,24 @@ class PlexEmulator(EmulatorServer):
         if path == "/_emulator/call" and method == "POST":
             return self._call(json.loads(request.body or b"{}"))
         return _json({"error": f"no control route {method} {path}"}, 404)
+
+    def _history(self, params: list[tuple[str, str]]) -> Response:
+        """The server's play history (plexapi `PlexServer.history`: `metadataItemID`,
+        `accountID` filters); every account's plays unless `accountID` is given."""
+        if not self.history:
+            return _html_error(404, "history is switched off")
+        flags = dict(params)
+        lib = self.library
+        with lib.lock:
+            if "metadataItemID" in flags:
+                try:
+                    items = [lib.get(flags["metadataItemID"])]
+                except UnknownKey:
+                    items = []
+            else:
+                items = list(lib.by_key.values())
+            account = int(flags["accountID"]) if flags.get("accountID", "").isdigit() else None
+            return _xml(plex_xml.history(lib, items, account))
 
     def _call(self, payload: dict) -> Response:
         """Drive a helper from another process.

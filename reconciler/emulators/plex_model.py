@@ -67,6 +67,9 @@ _PLURAL = {
 }
 
 
+TOKEN_ACCOUNT = 1  # the account whose token the daemon uses: the server's owner
+
+
 @dataclass
 class WriteRules:
     """How strictly the emulated PMS treats writes; each rule is a real server's behaviour
@@ -159,6 +162,9 @@ class PlexItem:
     role_thumbs: dict[str, str] = field(default_factory=dict)  # actor name -> thumb URL
     guid: str = ""
     guids: list[str] = field(default_factory=list)
+    view_count: int = 0
+    last_viewed_at: int | None = None
+    view_offset: int = 0
 
 
 @dataclass
@@ -195,6 +201,12 @@ class _Item:
     year: int | None = None
     user_rating: float | None = None
     last_rated_at: int | None = None
+    # the token's account's activity (`viewCount`, `lastViewedAt`, `viewOffset` in ms), and the
+    # play history of every account on the server: (viewedAt, accountID)
+    view_count: int = 0
+    last_viewed_at: int | None = None
+    view_offset: int = 0
+    views: list[tuple[int, int]] = field(default_factory=list)
     tags: dict[str, list[str]] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     role_thumbs: dict[str, str] = field(default_factory=dict)
@@ -509,6 +521,44 @@ class PlexLibrary:
             item.last_rated_at = self.now()
             self.changed(item)
 
+    def scrobble(self, rating_key: int | str, account_id: int = TOKEN_ACCOUNT) -> None:
+        """A play watched to the end (`GET /:/scrobble`, what a player sends at ~90%).
+
+        The play enters the server's history for its account; `viewCount` and `lastViewedAt`
+        are the token's account's, so another account's play moves neither. The resume point
+        is cleared. `updatedAt` stays: viewing is per-user data, not metadata (like ratings,
+        `shared/reference/plex-http.md` §8)."""
+        with self.lock:
+            item = self.get(rating_key)
+            now = self.now()
+            item.views.append((now, account_id))
+            if account_id == TOKEN_ACCOUNT:
+                item.view_count += 1
+                item.last_viewed_at = now
+                item.view_offset = 0
+            self.changed(item)
+
+    def unscrobble(self, rating_key: int | str) -> None:
+        """Marked unwatched: the count and resume point go, the server's history stays, and
+        no stamp moves ([U]: whether PMS also clears `lastViewedAt` is not in the reference;
+        either way no change filter lists the item)."""
+        with self.lock:
+            item = self.get(rating_key)
+            item.view_count = 0
+            item.view_offset = 0
+            self.changed(item)
+
+    def progress(self, rating_key: int | str, offset_ms: int) -> None:
+        """A player's timeline report: the resume point moves, and `lastViewedAt` with it; no
+        play is counted. [U] that a progress report moves `lastViewedAt` is inferred (Plex
+        orders Continue Watching by it), not read in a source: the reference has nothing on
+        it. Without it, a resume point alone would wait for the next full pass."""
+        with self.lock:
+            item = self.get(rating_key)
+            item.view_offset = max(0, int(offset_ms))
+            item.last_viewed_at = self.now()
+            self.changed(item)
+
     def agent_refresh(self, rating_key: int | str) -> None:
         """Re-run the 'agent': unlocked fields, tag lists and images revert to scanner values."""
         with self.lock:
@@ -623,6 +673,9 @@ class PlexLibrary:
                 role_thumbs=dict(item.role_thumbs),
                 guid=item.guid,
                 guids=list(item.guids),
+                view_count=item.view_count,
+                last_viewed_at=item.last_viewed_at,
+                view_offset=item.view_offset,
             )
 
     def dump(self) -> dict:
@@ -688,7 +741,12 @@ class PlexLibrary:
         ]
         tags = data.pop("tags", {})
         images = data.pop("images", {})
-        extra = {k: data.pop(k) for k in ("role_thumbs", "last_rated_at", "episode") if k in data}
+        activity = ("view_count", "last_viewed_at", "view_offset", "views")
+        extra = {
+            k: data.pop(k)
+            for k in ("role_thumbs", "last_rated_at", "episode", *activity)
+            if k in data
+        }
         key = self.add_item(
             section, paths, data.pop("title", None), rating_key=data.pop("rating_key", None), **data
         )
@@ -707,6 +765,10 @@ class PlexLibrary:
             )
         item.role_thumbs = dict(extra.get("role_thumbs", {}))
         item.last_rated_at = extra.get("last_rated_at", item.last_rated_at)
+        item.view_count = extra.get("view_count", 0)
+        item.last_viewed_at = extra.get("last_viewed_at")
+        item.view_offset = extra.get("view_offset", 0)
+        item.views = [tuple(v) for v in extra.get("views", [])]  # type: ignore[misc]
         if extra.get("episode"):
             item.episode = tuple(extra["episode"])  # type: ignore[assignment]
 
@@ -730,6 +792,10 @@ def _dump_item(item: _Item) -> dict:
         "year": item.year,
         "user_rating": item.user_rating,
         "last_rated_at": item.last_rated_at,
+        "view_count": item.view_count,
+        "last_viewed_at": item.last_viewed_at,
+        "view_offset": item.view_offset,
+        "views": [list(v) for v in item.views],
         "added_at": item.added_at,
         "updated_at": item.updated_at,
         "tags": {k: list(v) for k, v in item.tags.items()},

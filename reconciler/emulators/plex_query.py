@@ -42,13 +42,16 @@ NUMERIC: dict[str, Callable[[_Item], Any]] = {
     "updatedAt": lambda it: it.updated_at,
     "addedAt": lambda it: it.added_at,
     "lastRatedAt": lambda it: it.last_rated_at,
+    "lastViewedAt": lambda it: it.last_viewed_at,
+    "viewCount": lambda it: it.view_count,
+    "viewOffset": lambda it: it.view_offset,
     "originallyAvailableAt": lambda it: _epoch_of(it.originally_available_at),
     "year": lambda it: it.shown_year,
     "userRating": lambda it: it.user_rating,
     "id": lambda it: it.rating_key,
     "index": lambda it: it.episode[2] if it.episode else None,
 }
-DATES = {"updatedAt", "addedAt", "lastRatedAt", "originallyAvailableAt"}
+DATES = {"updatedAt", "addedAt", "lastRatedAt", "lastViewedAt", "originallyAvailableAt"}
 STRINGS: dict[str, Callable[[_Item], str | None]] = {
     "title": lambda it: it.title,
     "titleSort": lambda it: title_sort_key(it),

@@ -281,6 +281,9 @@ def _item_attrs(item: _Item, section: _Section) -> list[tuple[str, object]]:
         ("studio", item.studio),
         ("userRating", _rating(item.user_rating)),
         ("lastRatedAt", item.last_rated_at),
+        ("viewCount", item.view_count or None),
+        ("viewOffset", item.view_offset or None),
+        ("lastViewedAt", item.last_viewed_at),
         ("year", item.shown_year),
         ("originallyAvailableAt", item.originally_available_at),
         ("thumb", f"{key}/thumb/{item.updated_at}"),
@@ -537,3 +540,35 @@ def empty_container(library: PlexLibrary, section: _Section | None = None, meta:
     return document(
         element("MediaContainer", head, meta) if meta else element("MediaContainer", head)
     )
+
+
+def history(library: PlexLibrary, items: list[_Item], account_id: int | None) -> bytes:
+    """`/status/sessions/history/all`: one `Video` per play, newest first."""
+    rows = sorted(
+        (
+            (viewed_at, account, item)
+            for item in items
+            for viewed_at, account in item.views
+            if account_id is None or account == account_id
+        ),
+        key=lambda row: (-row[0], row[2].rating_key),
+    )
+    body = "".join(
+        element(
+            "Video",
+            [
+                ("historyKey", f"/status/sessions/history/{index + 1}"),
+                ("key", f"/library/metadata/{item.rating_key}"),
+                ("ratingKey", item.rating_key),
+                ("librarySectionID", item.section_id),
+                ("title", item.title),
+                ("type", item.type),
+                ("viewedAt", viewed_at),
+                ("accountID", account),
+                ("deviceID", 1),
+            ],
+        )
+        for index, (viewed_at, account, item) in enumerate(rows)
+    )
+    head = [("size", len(rows)), ("totalSize", len(rows)), ("offset", 0)]
+    return document(element("MediaContainer", head, body))

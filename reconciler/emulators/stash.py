@@ -91,7 +91,7 @@ from .stash_engine import (
     split_path,
     unix_seconds,
 )
-from .stash_schema import SDL
+from .stash_schema import OLD_SDL, SDL
 
 __all__ = ["StashEmulator", "format_time", "unix_seconds", "default_screenshot", "main"]
 
@@ -199,24 +199,41 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
         tz: str = "UTC",
         clock_offset: float = 0.0,
         now: Callable[[], float] | float | None = None,
+        play_history: bool = True,
+        read_only_key: bool = False,
     ) -> None:
         super().__init__(port)
         self.api_key = api_key
+        # [U] how a key that may not write is refused: every mutation answers a GraphQL error
+        self.read_only_key = read_only_key
         self.clock_offset = clock_offset
         self.now_fn = now
         self._zone = ZoneInfo(tz)
         self._tz_name = tz
         self._state_lock = threading.RLock()
-        self._schema = build_schema(SDL)
-        self._install_resolvers()
         self._documents: OrderedDict[str, tuple[DocumentNode | None, list[GraphQLError]]] = (
             OrderedDict()
         )
+        self.play_history = play_history
         self._stats_mark = 0
         # called with each GraphQL request's variables before it is answered: lets a test
         # edit the library between the pages of a client's walk, as a user in Stash's UI would
         self.before_query: Callable[[dict], None] | None = None
         self._reset_state()
+
+    @property
+    def play_history(self) -> bool:
+        """False: a Stash before v0.25, whose schema has no `sceneAddPlay`."""
+        return self._play_history
+
+    @play_history.setter
+    def play_history(self, present: bool) -> None:
+        with self._state_lock:
+            self._play_history = present
+            self._schema = build_schema(SDL if present else OLD_SDL)
+            self._install_resolvers()
+            with self._lock:
+                self._documents.clear()
 
     # --- clock and zone -----------------------------------------------------------------------
 
@@ -455,6 +472,17 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
             record = self._scene(scene_id)
             self._apply_scene_fields(record, fields)
             record["updated_at"] = self.now_string()
+            self._changed()
+
+    def play_scene(self, scene_id: str | int, resume_time: float | None = None) -> None:
+        """Someone watches the scene in Stash's player: a play now, and where they stopped."""
+        with self._state_lock:
+            record = self._scene(scene_id)
+            record["play_history"] = [*record["play_history"], self.now_string()]
+            record["play_count"] = len(record["play_history"])
+            record["last_played_at"] = record["play_history"][-1]
+            if resume_time is not None:
+                record["resume_time"] = float(resume_time)
             self._changed()
 
     def set_cover(self, scene_id: str | int, data: bytes) -> None:
@@ -1005,6 +1033,10 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
                     self.tz = body["tz"]
                 if "api_key" in body:
                     self.api_key = body["api_key"]
+                if "play_history" in body:
+                    self.play_history = bool(body["play_history"])
+                if "read_only_key" in body:
+                    self.read_only_key = bool(body["read_only_key"])
                 result = {
                     "clock_offset": self.clock_offset,
                     "tz": self.tz,
@@ -1031,7 +1063,7 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
 
 # Python API methods that POST /_emulator/call may run
 _CALLABLE = _names(
-    "add_scene update_scene set_cover move_file delete_scene scene scenes add_tag "
+    "add_scene update_scene play_scene set_cover move_file delete_scene scene scenes add_tag "
     "add_performer add_studio rename_tag rename_performer rename_studio delete_tag "
     "delete_performer delete_studio tags performers studios now_string"
 )
@@ -1044,7 +1076,7 @@ _FILE_SELECTION = (
 )
 _SCENE_SELECTION = (
     "id title code details director urls date rating100 organized o_counter interactive "
-    "created_at updated_at "
+    "created_at updated_at play_count play_history last_played_at resume_time play_duration "
     f"files {{ {_FILE_SELECTION} }} "
     "paths { screenshot preview stream webp vtt sprite funscript interactive_heatmap caption } "
     "studio { id name created_at updated_at parent_studio { id name created_at updated_at } } "

@@ -61,6 +61,18 @@ def unix_seconds(stamp: str | None) -> int:
     return math.floor(dt.timestamp())
 
 
+def parse_timestamp(value: str) -> float:
+    """A `Timestamp` argument: RFC3339 (Stash's `utils.ParseDateStringAsTime`; relative forms
+    such as `<4h` are not modelled)."""
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise GraphQLError(f"cannot parse timestamp {value!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
 def split_path(path: str) -> tuple[str, str]:
     """(folder, basename) the way Stash stores a file on a Linux host."""
     if "/" not in path:
@@ -130,6 +142,7 @@ class StashQueryEngine:
     """How Stash answers queries: resolvers, find* paging and sorting, filters (a mixin)."""
 
     api_key: str | None
+    read_only_key: bool
     _schema: GraphQLSchema
     _zone: ZoneInfo
     _store: dict[str, dict[int, dict]]
@@ -186,7 +199,19 @@ class StashQueryEngine:
                 },
             },
         )
-        set_resolvers("Mutation", {"sceneUpdate": self._r_scene_update})
+        mutations = {
+            "sceneUpdate": self._r_scene_update,
+            "sceneAddPlay": self._r_scene_add_play,
+            "sceneSaveActivity": self._r_scene_save_activity,
+        }
+        set_resolvers(
+            "Mutation",
+            {
+                name: self._writing(fn)
+                for name, fn in mutations.items()
+                if name in fields["Mutation"].fields  # type: ignore[attr-defined]
+            },
+        )
         set_resolvers(
             "Scene",
             {
@@ -512,6 +537,55 @@ class StashQueryEngine:
         else:
             matched, page = self._query(kind, object_filter, find_filter)
         return {"count": len(matched), f"{kind}s": page}
+
+    def _writing(self, resolve: Callable[..., Any]) -> Callable[..., Any]:
+        """A mutation, refused while the emulated key may only read (`read_only_key`)."""
+
+        def guarded(source: Any, info: Any, **args: Any) -> Any:
+            if self.read_only_key:
+                raise GraphQLError("forbidden: this API key may not change anything")
+            return resolve(source, info, **args)
+
+        return guarded
+
+    def _r_scene_add_play(
+        self, _source: Any, info: Any, id: str, times: list | None = None
+    ) -> dict:
+        """Play history entries (now when no times are given); `play_count` and
+        `last_played_at` follow from them and `updated_at` stays
+        (`shared/reference/stash-graphql.md`, "More facts": the activity mutations write
+        `scenes_view_dates`, not `updated_at`)."""
+        record = self._store["scene"].get(to_int(id))
+        if record is None:
+            raise GraphQLError(f"scene with id {id} not found")
+        stamps = [self.clock()] if not times else [parse_timestamp(t) for t in times]
+        record["play_history"] = sorted(
+            [*record["play_history"], *(format_time(t, self._zone) for t in stamps)],
+            key=unix_seconds,
+        )
+        record["play_count"] = len(record["play_history"])
+        record["last_played_at"] = record["play_history"][-1]
+        self._changed()
+        return {"count": record["play_count"], "history": list(record["play_history"])}
+
+    def _r_scene_save_activity(
+        self,
+        _source: Any,
+        info: Any,
+        id: str,
+        resume_time: float | None = None,
+        playDuration: float | None = None,  # noqa: N803 - Stash's own argument name
+    ) -> bool:
+        """Sets `resume_time` and adds to `play_duration`; `updated_at` stays (same source)."""
+        record = self._store["scene"].get(to_int(id))
+        if record is None:
+            raise GraphQLError(f"scene with id {id} not found")
+        if resume_time is not None:
+            record["resume_time"] = float(resume_time)
+        if playDuration is not None:
+            record["play_duration"] = float(record["play_duration"] or 0) + float(playDuration)
+        self._changed()
+        return True
 
     def _r_scene_update(self, _source: Any, info: Any, input: dict) -> dict:
         record = self._store["scene"].get(to_int(input["id"]))

@@ -12,7 +12,7 @@ from __future__ import annotations
 OMITTED = (
     "Query: everything except findScene, findScenes, findTag(s), findPerformer(s), findStudio(s), "
     "version, systemStatus",
-    "Mutation: everything except sceneUpdate",
+    "Mutation: everything except sceneUpdate, sceneAddPlay, sceneSaveActivity",
     "SceneFilterType / PerformerFilterType / StudioFilterType / TagFilterType: "
     "galleries_filter, images_filter, movies_filter, groups_filter, markers_filter, files_filter",
     "Gallery: chapters, cover, image(index)",
@@ -826,7 +826,23 @@ type Query {
   version: Version!
 }
 
+type HistoryMutationResult {
+  count: Int!
+  history: [Time!]!
+}
+
 type Mutation {
   sceneUpdate(input: SceneUpdateInput!): Scene
+  "Adds play history entries (now when no times are given); since v0.25"
+  sceneAddPlay(id: ID!, times: [Timestamp!]): HistoryMutationResult!
+  "Sets resume_time, adds playDuration to play_duration"
+  sceneSaveActivity(id: ID!, resume_time: Float, playDuration: Float): Boolean!
 }
 """
+
+# a Stash from before v0.25 has no `sceneAddPlay` (it counted plays without their times)
+OLD_SDL = "\n".join(
+    line
+    for line in SDL.splitlines()
+    if not line.lstrip().startswith(("sceneAddPlay", '"Adds play history'))
+)
