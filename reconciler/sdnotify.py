@@ -20,12 +20,16 @@ class Notifier:
         return self.address is not None
 
     def notify(self, message: str) -> None:
+        """Send without waiting: a listener that stops reading fills the socket's queue, and
+        the daemon must never hang on it (a stop would then wait for the kill). A message that
+        does not fit is dropped; systemd reads its socket, so that does not happen under it."""
         if not self.address:
             return
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             try:
+                sock.setblocking(False)
                 sock.connect(self.address)
-                sock.sendall(message.encode())
+                sock.send(message.encode())
             except OSError:
                 pass
 
