@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -125,10 +126,13 @@ def replayed_in_full(request, vcr, record_mode) -> Iterator[None]:
     missing: list[str] = []
     play_response, can_play = vcr.play_response, vcr.can_play_response_for
 
+    noting = threading.Lock()  # covers are fetched in a thread of their own
+
     def play_and_note(vcr_request):
-        before = dict(vcr.play_counts)
-        response = play_response(vcr_request)
-        played.extend(i for i, n in vcr.play_counts.items() if n != before.get(i, 0))
+        with noting:  # so that what one request played is not noted for another
+            before = dict(vcr.play_counts)
+            response = play_response(vcr_request)
+            played.extend(i for i, n in vcr.play_counts.items() if n != before.get(i, 0))
         return response
 
     def can_play_or_note(vcr_request) -> bool:
