@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 CHANGES_PAGE_SIZE = 1000  # after a run of writes every written item is listed again
 
 
+
+class _FilterIgnored(Exception):
+    """Plex listed an item its filter excludes: it did not understand the filter."""
+
 class PlexCatalog:
     def __init__(self, plex: PlexClient, clock: Callable[[], float] = time.monotonic) -> None:
         self.plex = plex
@@ -126,22 +130,26 @@ class PlexCatalog:
 
     def changed_since(self, stamp: int | None) -> list[PlexItem]:
         """Items updated or rated at or after `stamp` (Plex's epoch seconds; new items count as
-        updated), indexed on the way; every item when `stamp` is None.
+        updated), indexed on the way; every item when `stamp` is None."""
+        return list(self.changes_since(stamp))
+
+    def changes_since(self, stamp: int | None) -> Iterator[PlexItem]:
+        """`changed_since`, one item at a time as the pages arrive: after a full pass wrote
+        every item, the next poll lists the whole library, which need not be held at once.
 
         Asks from the second before: whether Plex's `>>=` includes its bound or not, the
         items of `stamp` itself come back. Never below 1: Plex reads `-N` as "N seconds ago".
+        An item may come twice when Plex turns out to ignore a filter halfway through.
         """
         bound = max(1, stamp - 1) if stamp else 1
-        changed = []
         for section in self.sections():
             for item in self._changes_in(section, bound):
                 newest = self._take(item, self.index, self.stamps, self.fingerprints)
                 self.newest_stamp = max(self.newest_stamp or 0, newest)
-                changed.append(item)
+                yield item
         self._refreshed_at = self._clock()
-        return changed
 
-    def _changes_in(self, section: Section, bound: int) -> list[PlexItem]:
+    def _changes_in(self, section: Section, bound: int) -> Iterator[PlexItem]:
         updated = ("updatedAt>>", bound)
         rated = ("lastRatedAt>>", bound)
         viewed = ("lastViewedAt>>", bound)
@@ -149,53 +157,62 @@ class PlexCatalog:
             either = [("push", 1), updated, ("or", 1), rated]
             if self.views_filter:
                 either += [("or", 1), viewed]
-            found = self._listing(
-                section,
-                [*either, ("pop", 1)],
-                lambda it: it.updated_at >= bound
-                or it.last_rated_at >= bound
-                or (self.views_filter and it.last_viewed_at >= bound),
-            )
-            if found is not None:
-                return found
-            log.info(
-                "Plex does not understand OR groups in filters: asking for updates and "
-                "ratings in two requests from now on"
-            )
-            self.or_groups = False
-        found = self._listing(section, [updated], lambda it: True) or []
+            try:
+                yield from self._listing(
+                    section,
+                    [*either, ("pop", 1)],
+                    lambda it: it.updated_at >= bound
+                    or it.last_rated_at >= bound
+                    or (self.views_filter and it.last_viewed_at >= bound),
+                )
+                return
+            except _FilterIgnored:
+                log.info(
+                    "Plex does not understand OR groups in filters: asking for updates and "
+                    "ratings in two requests from now on"
+                )
+                self.or_groups = False
+        keys: set[int] = set()
+        for item in self._listing(section, [updated], lambda it: True):
+            keys.add(item.rating_key)
+            yield item
         if self.ratings_filter:
-            ratings = self._listing(section, [rated], lambda it: it.last_rated_at >= bound)
-            if ratings is None:
+            try:
+                for item in self._listing(section, [rated], lambda it: it.last_rated_at >= bound):
+                    if item.rating_key not in keys:
+                        keys.add(item.rating_key)
+                        yield item
+            except _FilterIgnored:
                 log.warning(
                     "Plex does not filter by lastRatedAt: a rating changed in Plex is "
                     "put back by the next full pass only"
                 )
                 self.ratings_filter = False
-            else:
-                keys = {item.rating_key for item in found}
-                found.extend(item for item in ratings if item.rating_key not in keys)
         if self.views_filter:
             # without OR groups this is a third request; a real PMS understands them
-            views = self._listing(section, [viewed], lambda it: it.last_viewed_at >= bound)
-            keys = {item.rating_key for item in found}
-            found.extend(item for item in views or [] if item.rating_key not in keys)
-        return found
+            try:
+                for item in self._listing(
+                    section, [viewed], lambda it: it.last_viewed_at >= bound
+                ):
+                    if item.rating_key not in keys:
+                        keys.add(item.rating_key)
+                        yield item
+            except _FilterIgnored:
+                pass
 
     def _listing(
         self,
         section: Section,
         where: Sequence[tuple[str, Any]],
         wanted: Callable[[PlexItem], bool],
-    ) -> list[PlexItem] | None:
-        """A filtered listing; None as soon as Plex answers with an item the filter excludes
-        (a real PMS ignores a filter it does not understand and lists the whole library)."""
-        found = []
+    ) -> Iterator[PlexItem]:
+        """A filtered listing, raising `_FilterIgnored` as soon as Plex answers with an item the
+        filter excludes (a real PMS ignores a filter it does not understand and lists the whole
+        library)."""
         for item in self.plex.list_items(section, where, page_size=CHANGES_PAGE_SIZE):
             if not wanted(item):
-                return None
-            found.append(item)
-        return found
+                raise _FilterIgnored
+            yield item
 
     def refresh(self, max_age: float = 0.0) -> list[PlexItem]:
         """Bring the index up to date: a full build the first time, only the changes after."""

@@ -13,8 +13,9 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from reconciler.carryback import ActivityCarrier
 from reconciler.catalog import PlexCatalog
@@ -50,6 +51,8 @@ UNMATCHED_EXAMPLES = 3
 # going when one runs ahead of the other, few enough to bound the memory (250 scenes a page)
 STASH_PAGES_AHEAD = 40
 PLEX_PAGES_AHEAD = 8
+POLL_CHUNK = 500  # Plex items compared per stored-state read in a poll
+T = TypeVar("T")
 
 
 @dataclass
@@ -74,6 +77,17 @@ class PollReport:
 
     def __bool__(self) -> bool:
         return bool(self.stash_changed or self.renamed or self.plex_changed or self.queued)
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _version(obj: dict) -> str:
@@ -434,29 +448,38 @@ class Engine:
         mark = self.store.watermark(PLEX_MARK)
         since = int(mark) if mark else self.catalog.newest_stamp  # None: Plex had nothing yet
         seen_at_mark = set((self.store.setting(SEEN_AT_MARK) or "").split(","))
-        listed = self.catalog.changed_since(since)
         unclaimed = self._unclaimed()
-        if not listed and not unclaimed:
-            return
-        synced = self.store.synced_items(item.rating_key for item in listed)
-        if self.carrier is not None:
-            report.queued += self.carrier.queue_news(listed, synced)
         scene_ids: set[str] = set()
         now = time.time()
-        for item in listed:
-            states = synced.get(item.rating_key)
-            if states:
-                scene_ids.update(
-                    state.scene_id
-                    for state in states
-                    if (state.plex_updated_at, state.plex_fingerprint)
-                    != (item.updated_at, fingerprint(item))
-                )
-            elif item.files and (
-                since is None or item.changed_at > since or str(item.rating_key) not in seen_at_mark
-            ):
-                # the mark's second is read again: an item no scene claimed is looked up once
-                unclaimed.setdefault(str(item.rating_key), [now, item.files[0]])
+        top, at_top, listed = since or 0, set(), 0
+        # a page at a time: the first poll after a full pass lists every item it wrote
+        for chunk in _chunks(self.catalog.changes_since(since), POLL_CHUNK):
+            listed += len(chunk)
+            synced = self.store.synced_items(item.rating_key for item in chunk)
+            if self.carrier is not None:
+                report.queued += self.carrier.queue_news(chunk, synced)
+            for item in chunk:
+                if item.changed_at > top:
+                    top, at_top = item.changed_at, set()
+                if item.changed_at == top:
+                    at_top.add(str(item.rating_key))
+                states = synced.get(item.rating_key)
+                if states:
+                    scene_ids.update(
+                        state.scene_id
+                        for state in states
+                        if (state.plex_updated_at, state.plex_fingerprint)
+                        != (item.updated_at, fingerprint(item))
+                    )
+                elif item.files and (
+                    since is None
+                    or item.changed_at > since
+                    or str(item.rating_key) not in seen_at_mark
+                ):
+                    # the mark's second is read again: an item no scene claimed is looked up once
+                    unclaimed.setdefault(str(item.rating_key), [now, item.files[0]])
+        if not listed and not unclaimed:
+            return
         scenes = self.stash.scenes_by_ids(sorted(scene_ids)) if scene_ids else []
         scenes.extend(self._claim(unclaimed, now))
         chosen = self.select({scene.id: scene for scene in scenes}.values())
@@ -464,8 +487,6 @@ class Engine:
         report.queued += self.queue(chosen)
         self.store.set_setting(UNCLAIMED, json.dumps(unclaimed) if unclaimed else None)
         if listed:
-            top = max(since or 0, *(item.changed_at for item in listed))
-            at_top = {str(i.rating_key) for i in listed if i.changed_at == top}
             if top == since:
                 at_top |= seen_at_mark - {""}
             self.store.set_setting(SEEN_AT_MARK, ",".join(sorted(at_top)))
