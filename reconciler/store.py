@@ -472,32 +472,84 @@ class Store:
         """Jobs whose work is done, with what to remember of each scene, in one transaction.
 
         A newer change that arrived meanwhile keeps its job queued. `values` may carry
-        `owned_collections`: every collection tag stashplex owns on the item now.
+        `owned_collections`: every collection tag stashplex owns on the item now. A batch
+        costs a few statements a table (executemany, `IN`), not several per job.
         """
-        finished: list[str] = []
+        states: list[tuple[str, dict[str, Any]]] = []
+        owned: dict[int, list[str]] = {}  # a later job for the same item wins, as in order
+        carried: list[tuple[str, dict[str, Any]]] = []
+        jobs: list[QueuedJob] = []
+        for job, values in done:
+            values = dict(values)
+            names = values.pop("owned_collections", None)
+            if names is not None:
+                owned[int(values["rating_key"])] = sorted(set(names))
+            states.append((job.scene_id, values))
+            carried.append((job.scene_id, job.data.get("scene") or {}))
+            jobs.append(job)
+        if not jobs:
+            return
         with self.transaction():
-            for job, values in done:
-                finished.append(job.scene_id)
-                values = dict(values)
-                owned = values.pop("owned_collections", None)
-                updated = (
-                    SceneState.update(**values).where(SceneState.scene_id == job.scene_id).execute()
-                )
-                if not updated:
-                    SceneState.create(scene_id=job.scene_id, **values)
-                if owned is not None:
-                    self._own(values["rating_key"], owned)
-                self._carry(job.scene_id, job.data.get("scene") or {})
-                deleted = (
-                    Job.delete().where((Job.id == job.id) & (Job.version == job.version)).execute()
-                )
-                if not deleted:
-                    Job.update(state=QUEUED).where(Job.id == job.id).execute()
-            # a scene written successfully leaves the dead-letter queue: one statement a table
-            for start in range(0, len(finished), 500):
-                chunk = finished[start : start + 500]
-                DeadLetter.delete().where(DeadLetter.scene_id.in_(chunk)).execute()
-                RefusedLetter.delete().where(RefusedLetter.scene_id.in_(chunk)).execute()
+            self._upsert_states(states)
+            self._own_many(owned)
+            self._carry_many(carried)
+            self._finish_jobs(jobs)
+            # a scene written successfully leaves the dead-letter queue
+            finished = [job.scene_id for job in jobs]
+            self._delete_in(DeadLetter, "scene_id", finished)
+            self._delete_in(RefusedLetter, "scene_id", finished)
+
+    def _executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self.db.cursor().executemany(sql, rows)
+
+    def _delete_in(self, model: type[_Model], column: str, values: list[Any]) -> None:
+        """DELETE the rows whose `column` is one of `values`, 500 values a statement."""
+        table = model._meta.table_name
+        for start in range(0, len(values), 500):
+            chunk = values[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            self.db.execute_sql(f'DELETE FROM "{table}" WHERE "{column}" IN ({marks})', chunk)
+
+    def _upsert_states(self, states: list[tuple[str, dict[str, Any]]]) -> None:
+        """Each scene's sync state: the given columns set, the others kept (or NULL when new)."""
+        by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for scene_id, values in states:
+            columns = tuple(values)
+            unknown = set(columns) - set(SceneState._meta.columns)
+            if unknown:
+                raise ValueError(f"scene {scene_id}: no sync state column {sorted(unknown)}")
+            by_columns.setdefault(columns, []).append((scene_id, *values.values()))
+        table = SceneState._meta.table_name
+        for columns, rows in by_columns.items():
+            names = ", ".join(f'"{name}"' for name in ("scene_id", *columns))
+            marks = ", ".join("?" * (len(columns) + 1))
+            update = ", ".join(f'"{name}" = excluded."{name}"' for name in columns)
+            self._executemany(
+                f'INSERT INTO "{table}" ({names}) VALUES ({marks}) '
+                f'ON CONFLICT("scene_id") DO UPDATE SET {update}',
+                rows,
+            )
+
+    def _finish_jobs(self, jobs: list[QueuedJob]) -> None:
+        """Delete the jobs done; one replaced meanwhile by a newer change (another version)
+        goes back to the queue instead."""
+        table = Job._meta.table_name
+        ids = [job.id for job in jobs]
+        versions: dict[int, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            cursor = self.db.execute_sql(
+                f'SELECT "id", "version" FROM "{table}" WHERE "id" IN ({marks})', chunk
+            )
+            versions.update(cursor.fetchall())
+        done = [job.id for job in jobs if versions.get(job.id) == job.version]
+        newer = [job.id for job in jobs if versions.get(job.id, job.version) != job.version]
+        self._delete_in(Job, "id", done)
+        self._executemany(
+            f'UPDATE "{table}" SET "state" = ? WHERE "id" = ?', [(QUEUED, i) for i in newer]
+        )
 
     def reschedule(
         self,
@@ -731,27 +783,33 @@ class Store:
 
     # -- what synced scenes carry ------------------------------------------------
 
-    def _carry(self, scene_id: str, scene: dict[str, Any]) -> None:
-        """Remember the objects of a scene as written (inside the caller's transaction).
+    def _carry_many(self, scenes: list[tuple[str, dict[str, Any]]]) -> None:
+        """Remember the objects of these scenes as written (inside the caller's transaction).
 
         A payload from an older version has no id lists: what it carried stays unknown
         until the scene is written again or a full pass records it."""
-        if not any(field in scene for field in CARRIED.values()):
-            return
-        SceneCarrier.delete().where(SceneCarrier.scene_id == scene_id).execute()
+        known = [
+            (scene_id, scene)
+            for scene_id, scene in scenes
+            if any(field in scene for field in CARRIED.values())
+        ]
+        self._delete_in(SceneCarrier, "scene_id", [scene_id for scene_id, _ in known])
         rows = []
-        for kind, field in CARRIED.items():
-            value = scene.get(field)
-            ids = [value] if isinstance(value, str) else value or []
-            rows.extend({"scene_id": scene_id, "kind": kind, "object_id": str(i)} for i in ids)
-        if rows:
-            SceneCarrier.insert_many(rows).on_conflict_ignore().execute()
+        for scene_id, scene in known:
+            for kind, field in CARRIED.items():
+                value = scene.get(field)
+                ids = [value] if isinstance(value, str) else value or []
+                rows.extend((scene_id, kind, str(i)) for i in ids)
+        self._executemany(
+            f'INSERT OR IGNORE INTO "{SceneCarrier._meta.table_name}" '
+            '("scene_id", "kind", "object_id") VALUES (?, ?, ?)',
+            rows,
+        )
 
     def record_carriers(self, scenes: Iterable[dict[str, Any]]) -> None:
         """Remember what these scenes (Scene dicts, in sync with Plex) carry."""
         with self.transaction():
-            for scene in scenes:
-                self._carry(str(scene["id"]), scene)
+            self._carry_many([(str(scene["id"]), scene) for scene in scenes])
 
     def carried_ids(self, kind: str) -> set[str]:
         """Every id of this kind that some synced scene carried."""
@@ -862,12 +920,14 @@ class Store:
                     found.setdefault(row.rating_key, set()).add(row.name)
         return found
 
-    def _own(self, rating_key: int, names: Iterable[str]) -> None:
-        """Record `names` as every collection tag stashplex owns on this item now."""
-        rating_key = int(rating_key)
-        OwnedCollection.delete().where(OwnedCollection.rating_key == rating_key).execute()
-        for name in sorted(set(names)):
-            OwnedCollection.replace(rating_key=rating_key, name=name).execute()
+    def _own_many(self, owned: dict[int, list[str]]) -> None:
+        """Record, per item, every collection tag stashplex owns on it now."""
+        self._delete_in(OwnedCollection, "rating_key", list(owned))
+        self._executemany(
+            f'INSERT OR REPLACE INTO "{OwnedCollection._meta.table_name}" '
+            '("rating_key", "name") VALUES (?, ?)',
+            [(key, name) for key, names in owned.items() for name in names],
+        )
 
     def oldest_queued(self) -> OldestJob | None:
         with self.reading():
