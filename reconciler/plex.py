@@ -118,6 +118,23 @@ def fingerprint(item: PlexItem) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
+def _sender(session: requests.Session, method: str) -> Callable[..., requests.Response]:
+    """How plexapi is to send `method` on `session`. Writes skip requests' re-parsing and
+    re-quoting of the URL (`ConfiguredSession.send_encoded`): an edit's long query string
+    is the costliest part of the cold pass's requests. urllib3 still checks the URL once,
+    so what goes on the wire is the same."""
+    if method == "get" or not isinstance(session, ConfiguredSession):
+        return getattr(session, method)
+
+    def send(url: str, headers: Any = None, params: Any = None, **kwargs: Any) -> Any:
+        if params:
+            return session.request(method, url, headers=headers, params=params, **kwargs)
+        return session.send_encoded(method, url, headers=headers, **kwargs)
+
+    send.__name__ = method  # plexapi logs the method by its name
+    return send
+
+
 def _item_args(item: PlexItem) -> dict[str, Any]:
     return {"id": item.rating_key, "type": SEARCH_TYPE.get(item.type, 1)}
 
@@ -163,7 +180,7 @@ class PlexClient:
 
     def query(self, key: str, action: str, method: str = "get", **kwargs: Any) -> ET.Element | None:
         server = self.server
-        send = getattr(server._session, method)
+        send = _sender(server._session, method)
         root = self._call(action, lambda: server.query(key, method=send, **kwargs))
         if method == "get" and (root is None or root.tag != "MediaContainer"):
             # a proxy's HTML page can be well-formed XML; it is still not Plex's answer
