@@ -18,7 +18,8 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -221,9 +222,21 @@ class QueuedJob:
     created_at: float
     updated_at: float
 
-    @property
+    @cached_property
     def data(self) -> dict[str, Any]:
+        """The payload, parsed once (the worker and the store both read it)."""
         return json.loads(self.payload)
+
+
+# the queue's upsert: a scene with a live job gets it updated (a newer version), not a second
+_ENQUEUE = (
+    'INSERT INTO "job" ("scene_id", "payload", "state", "version", "attempts", "retries", '
+    '"next_attempt_at", "created_at", "updated_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) '
+    'ON CONFLICT("scene_id") DO UPDATE SET "payload" = excluded."payload", '
+    '"version" = "version" + 1, "next_attempt_at" = excluded."next_attempt_at", '
+    '"retries" = 0, "retry_class" = NULL, "updated_at" = excluded."updated_at"'
+)
+_JOB_COLUMNS = ", ".join(f'"{f.name}"' for f in fields(QueuedJob))
 
 
 @dataclass(frozen=True)
@@ -418,55 +431,34 @@ class Store:
         """
         now = time.time() if now is None else now
         rows = [
-            {
-                "scene_id": str(scene_id),
-                "payload": json.dumps(payload, sort_keys=True),
-                "state": QUEUED,
-                "version": 1,
-                "next_attempt_at": now,
-                "created_at": now,
-                "updated_at": now,
-            }
+            (str(scene_id), json.dumps(payload, sort_keys=True), QUEUED, 1, 0, 0, now, now, now)
             for scene_id, payload in jobs
         ]
         with self.transaction():
-            for start in range(0, len(rows), 500):
-                chunk = rows[start : start + 500]
-                (
-                    Job.insert_many(chunk)
-                    .on_conflict(
-                        conflict_target=[Job.scene_id],
-                        update={
-                            Job.payload: pw.EXCLUDED.payload,
-                            Job.version: Job.version + 1,
-                            Job.next_attempt_at: pw.EXCLUDED.next_attempt_at,
-                            Job.retries: 0,
-                            Job.retry_class: None,
-                            Job.updated_at: pw.EXCLUDED.updated_at,
-                        },
-                    )
-                    .execute()
-                )
+            self._executemany(_ENQUEUE, rows)
         return len(rows)
 
     def claim(self, limit: int = 100, now: float | None = None) -> list[QueuedJob]:
         """Atomically take up to `limit` due jobs; they stay claimed (pending) until the worker
         completes, reschedules or dead-letters them, or `unmark_scene_pending` lets them go."""
         now = time.time() if now is None else now
+        table = Job._meta.table_name
         with self.transaction():
-            jobs = list(
-                Job.select()
-                .where((Job.state == QUEUED) & (Job.next_attempt_at <= now))
-                .order_by(Job.next_attempt_at, Job.id)
-                .limit(limit)
-            )
-            if jobs:
-                Job.update(state=RUNNING, updated_at=now).where(
-                    Job.id.in_([job.id for job in jobs])
-                ).execute()
-        for job in jobs:
-            job.state = RUNNING
-        return [_record(QueuedJob, job) for job in jobs]
+            rows = self.db.execute_sql(
+                f'SELECT {_JOB_COLUMNS} FROM "{table}" WHERE "state" = ? AND '
+                '"next_attempt_at" <= ? ORDER BY "next_attempt_at", "id" LIMIT ?',
+                (QUEUED, now, limit),
+            ).fetchall()
+            jobs = [QueuedJob(*row) for row in rows]
+            ids = [job.id for job in jobs]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                self.db.execute_sql(
+                    f'UPDATE "{table}" SET "state" = ?, "updated_at" = ? '
+                    f'WHERE "id" IN ({",".join("?" * len(chunk))})',
+                    (RUNNING, now, *chunk),
+                )
+        return [replace(job, state=RUNNING) for job in jobs]
 
     def complete(self, done: Iterable[tuple[QueuedJob, dict[str, Any]]]) -> None:
         """Jobs whose work is done, with what to remember of each scene, in one transaction.

@@ -79,3 +79,19 @@ def test_a_later_completion_keeps_what_it_does_not_say_and_replaces_what_it_carr
     assert store.carriers_of("tags", ["t1", "t2"]) == set()
     assert store.carriers_of("tags", ["t3"]) == {"1"}
     assert store.jobs() == []
+
+
+def test_a_change_queued_again_replaces_the_payload_and_starts_its_retries_afresh(tmp_path):
+    store = Store(tmp_path / "s.db")
+    store.enqueue("1", _scene("1", ["t1"]), now=1.0)
+    job = store.claim(1, now=2.0)[0]
+    store.reschedule(job, 60.0, PlexNotFound("scene 1: no item"), 3, now=2.0)
+    store.enqueue_many([("1", _scene("1", ["t2"], title="newer")), ("2", _scene("2", []))], 5.0)
+
+    first, second = store.jobs()
+    assert (first.scene_id, first.version, first.retries, first.retry_class) == ("1", 2, 0, None)
+    assert (first.attempts, first.next_attempt_at, first.created_at) == (1, 5.0, 1.0)
+    assert first.data["scene"]["title"] == "newer" and first.last_error == "scene 1: no item"
+    assert (second.scene_id, second.version, second.state, second.attempts) == ("2", 1, "queued", 0)
+    assert [job.scene_id for job in store.claim(10, now=5.0)] == ["1", "2"]
+    assert {job.state for job in store.jobs()} == {"running"}
