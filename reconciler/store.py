@@ -304,7 +304,17 @@ class OldestJob:
     last_error: str | None
 
 
-def _translate(path: str, exc: Exception) -> StoreError:
+def _cause(exc: BaseException) -> BaseException:
+    """The error that ended a transaction. SQLite rolls a transaction back by itself when
+    an executemany fills the disk; peewee's own rollback then fails ("no transaction is
+    active") and would hide why."""
+    cause: BaseException | None = exc
+    while cause is not None and "no transaction is active" in str(cause):
+        cause = cause.__context__
+    return cause if isinstance(cause, pw.DatabaseError | sqlite3.DatabaseError) else exc
+
+
+def _translate(path: str, exc: BaseException) -> StoreError:
     text = str(exc).lower()
     if "locked" in text or "busy" in text:
         return StoreError(f"{path}: database is locked by another process")
@@ -407,7 +417,7 @@ class Store:
             with self.db.bind_ctx(MODELS), self.db.atomic("IMMEDIATE"):
                 yield
         except (pw.OperationalError, pw.DatabaseError, sqlite3.DatabaseError) as exc:
-            raise _translate(self.path, exc) from None
+            raise _translate(self.path, _cause(exc)) from None
 
     @contextmanager
     def reading(self) -> Iterator[None]:
