@@ -22,7 +22,7 @@ from plexapi.utils import joinArgs
 
 from reconciler.config import MIN_REQUEST_BYTES, SYNC_FIELDS, PlexConfig, tls_verify
 from reconciler.diff import NOT_ON_EPISODES, Edit
-from reconciler.editplan import EditPlan, plan_edit, query_size
+from reconciler.editplan import EditPlan, plan_edit, query_size, wire_query
 from reconciler.errors import (
     LibraryNotFound,
     PlexNotFound,
@@ -119,10 +119,10 @@ def fingerprint(item: PlexItem) -> str:
 
 
 def _sender(session: requests.Session, method: str) -> Callable[..., requests.Response]:
-    """How plexapi is to send `method` on `session`. Writes skip requests' re-parsing and
-    re-quoting of the URL (`ConfiguredSession.send_encoded`): an edit's long query string
-    is the costliest part of the cold pass's requests. urllib3 still checks the URL once,
-    so what goes on the wire is the same."""
+    """How plexapi is to send `method` on `session`. Writes go out as they are
+    (`ConfiguredSession.send_encoded`): an edit's long query string, re-parsed and re-quoted
+    byte by byte by requests and urllib3, was the costliest part of the cold pass's requests.
+    A key not yet encoded as on the wire still goes the usual way."""
     if method == "get" or not isinstance(session, ConfiguredSession):
         return getattr(session, method)
 
@@ -339,7 +339,7 @@ class PlexClient:
             try:
                 for args in plan.requests:
                     self.query(
-                        f"{key}{joinArgs(args)}",
+                        f"{key}{wire_query(args)}",
                         f"editing item {item.rating_key} ({what})",
                         method="put",
                     )

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import pytest
 from plexapi.utils import joinArgs
 
+from reconciler.editplan import wire_query
 from reconciler.httpsession import ConfiguredSession
 
 
@@ -69,11 +70,15 @@ def test_a_write_sent_as_encoded_goes_out_byte_for_byte_as_requests_sends_it(cap
         "genre[0].tag.tag": "Blue Fern",
         "genre[].tag.tag-": ",".join(quote(n) for n in ["Old, tag", "Ümlaut"]),
     }
-    url = f"{base}/library/sections/1/all{joinArgs(args)}"
     headers = {"X-Plex-Token": "secret", "Accept": "application/xml"}
     image = bytes(range(256)) * 4
-    for send in (session.request, session.send_encoded):
-        send("PUT", url, headers=headers, timeout=5).raise_for_status()
+    for send, query in (
+        (session.request, joinArgs(args)),
+        (session.send_encoded, wire_query(args)),
+    ):
+        send(
+            "PUT", f"{base}/library/sections/1/all{query}", headers=headers, timeout=5
+        ).raise_for_status()
         send(
             "POST", f"{base}/library/metadata/7/posters", headers=headers, data=image
         ).raise_for_status()
@@ -88,3 +93,12 @@ def test_a_session_with_cookies_sends_them_on_an_encoded_write_too(capture):
     session.cookies.set("plex", "crumb")
     session.send_encoded("PUT", f"{base}/x?a=1", headers={"X-Plex-Token": "t"})
     assert b"Cookie: plex=crumb" in seen[0]
+
+
+def test_a_target_not_yet_encoded_is_encoded_as_requests_would(capture):
+    base, seen = capture
+    session = ConfiguredSession(True, base)
+    url = f"{base}/library/sections/1/all?genre[0].tag.tag=a%2Cb&title.value=50%"
+    session.request("PUT", url, headers={"X-Plex-Token": "t"})
+    session.send_encoded("PUT", url, headers={"X-Plex-Token": "t"})
+    assert seen[1] == seen[0] and b"genre%5B0%5D" in seen[0]
