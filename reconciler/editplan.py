@@ -38,6 +38,23 @@ def query_size(args: dict[str, Any]) -> int:
     return len(joinArgs(args))
 
 
+# what urllib3 leaves as it is in a query string, besides letters, digits and "-._~"
+_QUERY_SAFE = "!$&'()*+,;=:@/?"
+
+
+def wire_query(args: dict[str, Any]) -> str:
+    """plexapi's query string for `args` (`joinArgs`: keys in its order, values quoted) as it
+    goes on the wire: the keys' brackets percent-encoded as urllib3 encodes them, so that
+    nothing has to encode it again."""
+    if not args:
+        return ""
+    pairs = (
+        f"{quote(key, safe=_QUERY_SAFE)}={quote(str(args[key]), safe='')}"
+        for key in sorted(args, key=str.lower)
+    )
+    return "?" + "&".join(pairs)
+
+
 def fits(args: dict[str, Any], room: int) -> bool:
     """Whether the query string of `args` is at most `room` bytes; a cheap bound first
     (percent-encoding makes a byte at most three), the exact size only near the limit."""

@@ -22,7 +22,7 @@ from plexapi.utils import joinArgs
 
 from reconciler.config import DEFAULT_FIELDS, MIN_REQUEST_BYTES, PlexConfig, tls_verify
 from reconciler.diff import NOT_ON_EPISODES, Edit
-from reconciler.editplan import EditPlan, plan_edit, query_size
+from reconciler.editplan import EditPlan, plan_edit, query_size, wire_query
 from reconciler.errors import (
     LibraryNotFound,
     PlexNotFound,
@@ -139,6 +139,23 @@ def fingerprint(item: PlexItem) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
+def _sender(session: requests.Session, method: str) -> Callable[..., requests.Response]:
+    """How plexapi is to send `method` on `session`. Writes go out as they are
+    (`ConfiguredSession.send_encoded`): an edit's long query string, re-parsed and re-quoted
+    byte by byte by requests and urllib3, was the costliest part of the cold pass's requests.
+    A key not yet encoded as on the wire still goes the usual way."""
+    if method == "get" or not isinstance(session, ConfiguredSession):
+        return getattr(session, method)
+
+    def send(url: str, headers: Any = None, params: Any = None, **kwargs: Any) -> Any:
+        if params:
+            return session.request(method, url, headers=headers, params=params, **kwargs)
+        return session.send_encoded(method, url, headers=headers, **kwargs)
+
+    send.__name__ = method  # plexapi logs the method by its name
+    return send
+
+
 def _item_args(item: PlexItem) -> dict[str, Any]:
     return {"id": item.rating_key, "type": SEARCH_TYPE.get(item.type, 1)}
 
@@ -184,7 +201,7 @@ class PlexClient:
 
     def query(self, key: str, action: str, method: str = "get", **kwargs: Any) -> ET.Element | None:
         server = self.server
-        send = getattr(server._session, method)
+        send = _sender(server._session, method)
         root = self._call(action, lambda: server.query(key, method=send, **kwargs))
         if method == "get" and (root is None or root.tag != "MediaContainer"):
             # a proxy's HTML page can be well-formed XML; it is still not Plex's answer
@@ -367,7 +384,7 @@ class PlexClient:
             try:
                 for args in plan.requests:
                     self.query(
-                        f"{key}{joinArgs(args)}",
+                        f"{key}{wire_query(args)}",
                         f"editing item {item.rating_key} ({what})",
                         method="put",
                     )

@@ -19,7 +19,8 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -307,9 +308,21 @@ class QueuedJob:
     created_at: float
     updated_at: float
 
-    @property
+    @cached_property
     def data(self) -> dict[str, Any]:
+        """The payload, parsed once (the worker and the store both read it)."""
         return json.loads(self.payload)
+
+
+# the queue's upsert: a scene with a live job gets it updated (a newer version), not a second
+_ENQUEUE = (
+    'INSERT INTO "job" ("scene_id", "payload", "state", "version", "attempts", "retries", '
+    '"next_attempt_at", "created_at", "updated_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) '
+    'ON CONFLICT("scene_id") DO UPDATE SET "payload" = excluded."payload", '
+    '"version" = "version" + 1, "next_attempt_at" = excluded."next_attempt_at", '
+    '"retries" = 0, "retry_class" = NULL, "updated_at" = excluded."updated_at"'
+)
+_JOB_COLUMNS = ", ".join(f'"{f.name}"' for f in fields(QueuedJob))
 
 
 @dataclass(frozen=True)
@@ -393,7 +406,17 @@ class OldestJob:
     last_error: str | None
 
 
-def _translate(path: str, exc: Exception) -> StoreError:
+def _cause(exc: BaseException) -> BaseException:
+    """The error that ended a transaction. SQLite rolls a transaction back by itself when
+    an executemany fills the disk; peewee's own rollback then fails ("no transaction is
+    active") and would hide why."""
+    cause: BaseException | None = exc
+    while cause is not None and "no transaction is active" in str(cause):
+        cause = cause.__context__
+    return cause if isinstance(cause, pw.DatabaseError | sqlite3.DatabaseError) else exc
+
+
+def _translate(path: str, exc: BaseException) -> StoreError:
     text = str(exc).lower()
     if "locked" in text or "busy" in text:
         return StoreError(f"{path}: database is locked by another process")
@@ -496,7 +519,7 @@ class Store:
             with self.db.bind_ctx(MODELS), self.db.atomic("IMMEDIATE"):
                 yield
         except (pw.OperationalError, pw.DatabaseError, sqlite3.DatabaseError) as exc:
-            raise _translate(self.path, exc) from None
+            raise _translate(self.path, _cause(exc)) from None
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -520,55 +543,34 @@ class Store:
         """
         now = time.time() if now is None else now
         rows = [
-            {
-                "scene_id": str(scene_id),
-                "payload": json.dumps(payload, sort_keys=True),
-                "state": QUEUED,
-                "version": 1,
-                "next_attempt_at": now,
-                "created_at": now,
-                "updated_at": now,
-            }
+            (str(scene_id), json.dumps(payload, sort_keys=True), QUEUED, 1, 0, 0, now, now, now)
             for scene_id, payload in jobs
         ]
         with self.transaction():
-            for start in range(0, len(rows), 500):
-                chunk = rows[start : start + 500]
-                (
-                    Job.insert_many(chunk)
-                    .on_conflict(
-                        conflict_target=[Job.scene_id],
-                        update={
-                            Job.payload: pw.EXCLUDED.payload,
-                            Job.version: Job.version + 1,
-                            Job.next_attempt_at: pw.EXCLUDED.next_attempt_at,
-                            Job.retries: 0,
-                            Job.retry_class: None,
-                            Job.updated_at: pw.EXCLUDED.updated_at,
-                        },
-                    )
-                    .execute()
-                )
+            self._executemany(_ENQUEUE, rows)
         return len(rows)
 
     def claim(self, limit: int = 100, now: float | None = None) -> list[QueuedJob]:
         """Atomically take up to `limit` due jobs; they stay claimed (pending) until the worker
         completes, reschedules or dead-letters them, or `unmark_scene_pending` lets them go."""
         now = time.time() if now is None else now
+        table = Job._meta.table_name
         with self.transaction():
-            jobs = list(
-                Job.select()
-                .where((Job.state == QUEUED) & (Job.next_attempt_at <= now))
-                .order_by(Job.next_attempt_at, Job.id)
-                .limit(limit)
-            )
-            if jobs:
-                Job.update(state=RUNNING, updated_at=now).where(
-                    Job.id.in_([job.id for job in jobs])
-                ).execute()
-        for job in jobs:
-            job.state = RUNNING
-        return [_record(QueuedJob, job) for job in jobs]
+            rows = self.db.execute_sql(
+                f'SELECT {_JOB_COLUMNS} FROM "{table}" WHERE "state" = ? AND '
+                '"next_attempt_at" <= ? ORDER BY "next_attempt_at", "id" LIMIT ?',
+                (QUEUED, now, limit),
+            ).fetchall()
+            jobs = [QueuedJob(*row) for row in rows]
+            ids = [job.id for job in jobs]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                self.db.execute_sql(
+                    f'UPDATE "{table}" SET "state" = ?, "updated_at" = ? '
+                    f'WHERE "id" IN ({",".join("?" * len(chunk))})',
+                    (RUNNING, now, *chunk),
+                )
+        return [replace(job, state=RUNNING) for job in jobs]
 
     def complete(self, done: Iterable[tuple[QueuedJob, dict[str, Any]]]) -> None:
         """Jobs whose work is done, with what to remember of each scene, in one transaction.
@@ -577,38 +579,96 @@ class Store:
         `owned_collections`: every collection tag stashplex owns on the item now, `art`:
         the (source, sha1) of the background art uploaded to it, and `items`: the scene's
         further items (`ItemState` fields, and their own `owned_collections` and `art`), which
-        replace those recorded before.
+        replace those recorded before. A batch costs a few statements a table (executemany,
+        `IN`), not several per job (a scene's further items and art aside).
         """
-        finished: list[str] = []
+        states: list[tuple[str, dict[str, Any]]] = []
+        owned: dict[int, list[str]] = {}  # a later job for the same item wins, as in order
+        carried: list[tuple[str, dict[str, Any]]] = []
+        jobs: list[QueuedJob] = []
+        arts: list[tuple[int, tuple[str, str]]] = []
+        further: list[tuple[str, list[dict[str, Any]]]] = []
+        for job, values in done:
+            values = dict(values)
+            names = values.pop("owned_collections", None)
+            if names is not None:
+                owned[int(values["rating_key"])] = sorted(set(names))
+            art = values.pop("art", None)
+            if art is not None:
+                arts.append((int(values["rating_key"]), art))
+            items = values.pop("items", None)
+            if items is not None:
+                further.append((job.scene_id, items))
+            states.append((job.scene_id, values))
+            carried.append((job.scene_id, job.data.get("scene") or {}))
+            jobs.append(job)
+        if not jobs:
+            return
         with self.transaction():
-            for job, values in done:
-                finished.append(job.scene_id)
-                values = dict(values)
-                owned = values.pop("owned_collections", None)
-                items = values.pop("items", None)
-                art = values.pop("art", None)
-                updated = (
-                    SceneState.update(**values).where(SceneState.scene_id == job.scene_id).execute()
-                )
-                if not updated:
-                    SceneState.create(scene_id=job.scene_id, **values)
-                if owned is not None:
-                    self._own(values["rating_key"], owned)
-                if art is not None:
-                    self._keep_art(values["rating_key"], art)
-                if items is not None:
-                    self._keep_items(job.scene_id, items)
-                self._carry(job.scene_id, job.data.get("scene") or {})
-                deleted = (
-                    Job.delete().where((Job.id == job.id) & (Job.version == job.version)).execute()
-                )
-                if not deleted:
-                    Job.update(state=QUEUED).where(Job.id == job.id).execute()
-            # a scene written successfully leaves the dead-letter queue: one statement a table
-            for start in range(0, len(finished), 500):
-                chunk = finished[start : start + 500]
-                DeadLetter.delete().where(DeadLetter.scene_id.in_(chunk)).execute()
-                RefusedLetter.delete().where(RefusedLetter.scene_id.in_(chunk)).execute()
+            self._upsert_states(states)
+            self._own_many(owned)
+            for rating_key, art in arts:
+                self._keep_art(rating_key, art)
+            for scene_id, items in further:
+                self._keep_items(scene_id, items)
+            self._carry_many(carried)
+            self._finish_jobs(jobs)
+            # a scene written successfully leaves the dead-letter queue
+            finished = [job.scene_id for job in jobs]
+            self._delete_in(DeadLetter, "scene_id", finished)
+            self._delete_in(RefusedLetter, "scene_id", finished)
+
+    def _executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self.db.cursor().executemany(sql, rows)
+
+    def _delete_in(self, model: type[_Model], column: str, values: list[Any]) -> None:
+        """DELETE the rows whose `column` is one of `values`, 500 values a statement."""
+        table = model._meta.table_name
+        for start in range(0, len(values), 500):
+            chunk = values[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            self.db.execute_sql(f'DELETE FROM "{table}" WHERE "{column}" IN ({marks})', chunk)
+
+    def _upsert_states(self, states: list[tuple[str, dict[str, Any]]]) -> None:
+        """Each scene's sync state: the given columns set, the others kept (or NULL when new)."""
+        by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for scene_id, values in states:
+            columns = tuple(values)
+            unknown = set(columns) - set(SceneState._meta.columns)
+            if unknown:
+                raise ValueError(f"scene {scene_id}: no sync state column {sorted(unknown)}")
+            by_columns.setdefault(columns, []).append((scene_id, *values.values()))
+        table = SceneState._meta.table_name
+        for columns, rows in by_columns.items():
+            names = ", ".join(f'"{name}"' for name in ("scene_id", *columns))
+            marks = ", ".join("?" * (len(columns) + 1))
+            update = ", ".join(f'"{name}" = excluded."{name}"' for name in columns)
+            self._executemany(
+                f'INSERT INTO "{table}" ({names}) VALUES ({marks}) '
+                f'ON CONFLICT("scene_id") DO UPDATE SET {update}',
+                rows,
+            )
+
+    def _finish_jobs(self, jobs: list[QueuedJob]) -> None:
+        """Delete the jobs done; one replaced meanwhile by a newer change (another version)
+        goes back to the queue instead."""
+        table = Job._meta.table_name
+        ids = [job.id for job in jobs]
+        versions: dict[int, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            cursor = self.db.execute_sql(
+                f'SELECT "id", "version" FROM "{table}" WHERE "id" IN ({marks})', chunk
+            )
+            versions.update(cursor.fetchall())
+        done = [job.id for job in jobs if versions.get(job.id) == job.version]
+        newer = [job.id for job in jobs if versions.get(job.id, job.version) != job.version]
+        self._delete_in(Job, "id", done)
+        self._executemany(
+            f'UPDATE "{table}" SET "state" = ? WHERE "id" = ?', [(QUEUED, i) for i in newer]
+        )
 
     def reschedule(
         self,
@@ -842,27 +902,33 @@ class Store:
 
     # -- what synced scenes carry ------------------------------------------------
 
-    def _carry(self, scene_id: str, scene: dict[str, Any]) -> None:
-        """Remember the objects of a scene as written (inside the caller's transaction).
+    def _carry_many(self, scenes: list[tuple[str, dict[str, Any]]]) -> None:
+        """Remember the objects of these scenes as written (inside the caller's transaction).
 
         A payload from an older version has no id lists: what it carried stays unknown
         until the scene is written again or a full pass records it."""
-        if not any(field in scene for field in CARRIED.values()):
-            return
-        SceneCarrier.delete().where(SceneCarrier.scene_id == scene_id).execute()
+        known = [
+            (scene_id, scene)
+            for scene_id, scene in scenes
+            if any(field in scene for field in CARRIED.values())
+        ]
+        self._delete_in(SceneCarrier, "scene_id", [scene_id for scene_id, _ in known])
         rows = []
-        for kind, field in CARRIED.items():
-            value = scene.get(field)
-            ids = [value] if isinstance(value, str) else value or []
-            rows.extend({"scene_id": scene_id, "kind": kind, "object_id": str(i)} for i in ids)
-        if rows:
-            SceneCarrier.insert_many(rows).on_conflict_ignore().execute()
+        for scene_id, scene in known:
+            for kind, field in CARRIED.items():
+                value = scene.get(field)
+                ids = [value] if isinstance(value, str) else value or []
+                rows.extend((scene_id, kind, str(i)) for i in ids)
+        self._executemany(
+            f'INSERT OR IGNORE INTO "{SceneCarrier._meta.table_name}" '
+            '("scene_id", "kind", "object_id") VALUES (?, ?, ?)',
+            rows,
+        )
 
     def record_carriers(self, scenes: Iterable[dict[str, Any]]) -> None:
         """Remember what these scenes (Scene dicts, in sync with Plex) carry."""
         with self.transaction():
-            for scene in scenes:
-                self._carry(str(scene["id"]), scene)
+            self._carry_many([(str(scene["id"]), scene) for scene in scenes])
 
     def carried_ids(self, kind: str) -> set[str]:
         """Every id of this kind that some synced scene carried."""
@@ -1050,6 +1116,15 @@ class Store:
                 for row in ItemArt.select().where(ItemArt.rating_key.in_(chunk)):
                     found[row.rating_key] = _record(ArtState, row)
         return found
+
+    def _own_many(self, owned: dict[int, list[str]]) -> None:
+        """Record, per item, every collection tag stashplex owns on it now."""
+        self._delete_in(OwnedCollection, "rating_key", list(owned))
+        self._executemany(
+            f'INSERT OR REPLACE INTO "{OwnedCollection._meta.table_name}" '
+            '("rating_key", "name") VALUES (?, ?)',
+            [(key, name) for key, names in owned.items() for name in names],
+        )
 
     def _own(self, rating_key: int, names: Iterable[str]) -> None:
         """Record `names` as every collection tag stashplex owns on this item now."""

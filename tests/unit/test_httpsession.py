@@ -1,7 +1,17 @@
-"""The environment's CA bundle applies to servers on HTTPS only."""
+"""The session both clients use: the environment's CA bundle applies to servers on HTTPS
+only, and a write sent as already encoded goes out as requests would send it."""
 
 from __future__ import annotations
 
+import re
+import socketserver
+import threading
+from urllib.parse import quote
+
+import pytest
+from plexapi.utils import joinArgs
+
+from reconciler.editplan import wire_query
 from reconciler.httpsession import ConfiguredSession
 
 
@@ -12,3 +22,83 @@ def test_a_plain_http_server_gets_no_ca_bundle_to_stat_on_every_request(monkeypa
     assert ConfiguredSession(True, "http://stash.lan:9999").verify is True
     assert ConfiguredSession(True, "https://plex.lan:32400").verify == str(bundle)
     assert ConfiguredSession(False, "https://plex.lan:32400").verify is False
+
+
+class _Capture(socketserver.BaseRequestHandler):
+    """Keeps each request's bytes as they arrived and answers a small MediaContainer."""
+
+    seen: list[bytes] = []
+
+    def handle(self) -> None:
+        stream = self.request.makefile("rb")
+        while True:
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                line = stream.readline()
+                if not line:
+                    return
+                head += line
+            length = re.search(rb"(?i)content-length: *(\d+)", head)
+            body = stream.read(int(length.group(1))) if length else b""
+            self.seen.append(head + body)
+            answer = b"<MediaContainer size='0'/>"
+            self.request.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/xml;charset=utf-8\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(answer), answer)
+            )
+
+
+@pytest.fixture
+def capture():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Capture)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Capture.seen = []
+    yield f"http://127.0.0.1:{server.server_address[1]}", _Capture.seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_write_sent_as_encoded_goes_out_byte_for_byte_as_requests_sends_it(capture):
+    base, seen = capture
+    session = ConfiguredSession(True, base)
+    args = {
+        "type": 1,
+        "id": 7,
+        "summary.value": "Ünïcode, spaces & symbols: 100% ~ [x] 日本語",
+        "summary.locked": 1,
+        "genre[0].tag.tag": "Blue Fern",
+        "genre[].tag.tag-": ",".join(quote(n) for n in ["Old, tag", "Ümlaut"]),
+    }
+    headers = {"X-Plex-Token": "secret", "Accept": "application/xml"}
+    image = bytes(range(256)) * 4
+    for send, query in (
+        (session.request, joinArgs(args)),
+        (session.send_encoded, wire_query(args)),
+    ):
+        send(
+            "PUT", f"{base}/library/sections/1/all{query}", headers=headers, timeout=5
+        ).raise_for_status()
+        send(
+            "POST", f"{base}/library/metadata/7/posters", headers=headers, data=image
+        ).raise_for_status()
+    assert len(seen) == 4
+    assert seen[2] == seen[0] and seen[3] == seen[1]
+    assert b"genre%5B0%5D.tag.tag=Blue%20Fern" in seen[0] and seen[1].endswith(image)
+
+
+def test_a_session_with_cookies_sends_them_on_an_encoded_write_too(capture):
+    base, seen = capture
+    session = ConfiguredSession(True, base)
+    session.cookies.set("plex", "crumb")
+    session.send_encoded("PUT", f"{base}/x?a=1", headers={"X-Plex-Token": "t"})
+    assert b"Cookie: plex=crumb" in seen[0]
+
+
+def test_a_target_not_yet_encoded_is_encoded_as_requests_would(capture):
+    base, seen = capture
+    session = ConfiguredSession(True, base)
+    url = f"{base}/library/sections/1/all?genre[0].tag.tag=a%2Cb&title.value=50%"
+    session.request("PUT", url, headers={"X-Plex-Token": "t"})
+    session.send_encoded("PUT", url, headers={"X-Plex-Token": "t"})
+    assert seen[1] == seen[0] and b"genre%5B0%5D" in seen[0]
