@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import ssl
 from collections.abc import Mapping
-from http.client import HTTPException
 from typing import Any
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
-from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
+from requests.cookies import RequestsCookieJar
 from requests.sessions import merge_setting
 from requests.structures import CaseInsensitiveDict
 
@@ -91,69 +88,7 @@ class ConfiguredSession(requests.Session):
             request.headers["Content-Length"] = "0"
         request.prepare_cookies(RequestsCookieJar())
         request.prepare_hooks(self.hooks)
-        adapter = self.get_adapter(url)
-        if (
-            self.proxies
-            or self.hooks["response"]
-            or type(adapter) is not HTTPAdapter
-            or _NOT_ON_THE_WIRE.search(request.path_url)
-        ):
-            return self.send(request, timeout=timeout, proxies=dict(self.proxies))
-        return self._send_pooled(adapter, request, timeout)
+        if _NOT_ON_THE_WIRE.search(request.path_url):
+            return self.request(method, url, headers=headers, data=data, timeout=timeout)
+        return self.send(request, timeout=timeout, proxies=dict(self.proxies))
 
-    def _send_pooled(
-        self, adapter: HTTPAdapter, request: requests.PreparedRequest, timeout: float | None
-    ) -> requests.Response:
-        """One request on one of the adapter's pooled connections, its target as it is.
-
-        urllib3's `urlopen` would check the target byte by byte once more. Errors come out
-        as requests' own, as `HTTPAdapter.send` raises them: a timeout, a TLS failure, a
-        connection that cannot be made or breaks."""
-        pool = adapter.get_connection_with_tls_context(request, self.verify, cert=self.cert)
-        try:
-            conn = pool._get_conn()
-        except urllib3.exceptions.HTTPError as exc:
-            raise requests.exceptions.ConnectionError(exc, request=request) from exc
-        try:
-            raw = pool._make_request(
-                conn,
-                request.method,
-                request.path_url,
-                body=request.body,
-                headers=request.headers,
-                retries=adapter.max_retries,
-                timeout=urllib3.Timeout(connect=timeout, read=timeout),
-                response_conn=conn,
-                preload_content=False,
-                decode_content=False,
-            )
-        except Exception as exc:
-            conn.close()
-            pool._put_conn(None)
-            raise _as_requests_error(exc, request) from exc
-        response = adapter.build_response(request, raw)
-        if response.is_redirect:
-            # redirects are rare enough to go the usual way, which follows them
-            response.close()
-            return self.send(request, timeout=timeout, proxies={})
-        extract_cookies_to_jar(self.cookies, request, raw)
-        _ = response.content  # read it all: the connection goes back to the pool
-        return response
-
-
-def _as_requests_error(exc: BaseException, request: requests.PreparedRequest) -> BaseException:
-    """What `HTTPAdapter.send` would raise for `exc`."""
-    errors = urllib3.exceptions
-    if isinstance(exc, errors.ReadTimeoutError):
-        return requests.exceptions.ReadTimeout(exc, request=request)
-    if isinstance(exc, errors.NewConnectionError):
-        return requests.exceptions.ConnectionError(exc, request=request)
-    if isinstance(exc, errors.ConnectTimeoutError):
-        return requests.exceptions.ConnectTimeout(exc, request=request)
-    if isinstance(exc, errors.SSLError | ssl.SSLError | ssl.CertificateError):
-        return requests.exceptions.SSLError(exc, request=request)
-    if isinstance(exc, OSError | HTTPException | errors.ProtocolError):
-        return requests.exceptions.ConnectionError(exc, request=request)
-    if isinstance(exc, errors.HTTPError):
-        return requests.exceptions.RequestException(exc, request=request)
-    return exc  # not a transport error: as it was
