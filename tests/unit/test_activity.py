@@ -24,7 +24,15 @@ from reconciler.errors import ConfigError
 from reconciler.store import Carried
 
 ROOT = Path(__file__).resolve().parents[2]
-REFERENCE = ROOT.parent.parent / "shared" / "reference" / "stash-graphql.md"
+# `../shared` beside the clone, as CI has it (or beside the folder of clones)
+REFERENCE = next(
+    (
+        folder / "shared" / "reference" / "stash-graphql.md"
+        for folder in (ROOT.parent, ROOT.parent.parent)
+        if (folder / "shared" / "reference" / "stash-graphql.md").exists()
+    ),
+    ROOT.parent / "shared" / "reference" / "stash-graphql.md",
+)
 ALL = PlexToStashConfig(plays=True, resume=True, ratings=True, link=True)
 
 
