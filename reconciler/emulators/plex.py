@@ -170,6 +170,7 @@ class PlexEmulator(EmulatorServer):
         missing_in_batch: str = "rest",
         unknown_filters: str = "ignored",
         history: bool = True,
+        progress_moves_viewed: bool = True,
     ) -> None:
         """`or_groups`, `missing_in_batch` and `unknown_filters` are switches for what is not
         known for certain of real PMS; each default is what a real PMS is reported to do.
@@ -185,7 +186,9 @@ class PlexEmulator(EmulatorServer):
         `docs/PLEX-API.md` §3.3 and its delta-filter probe), so the other answer is kept for
         tests and for what `python -m reconciler.contract` may find on a server.
         `history=False`: `/status/sessions/history/all` answers 404 (a server, or a token of a
-        managed user, that does not share its play history)."""
+        managed user, that does not share its play history).
+        `progress_moves_viewed=False`: a player's progress report moves the resume point but
+        not `lastViewedAt` (the reference has nothing on it: `PlexLibrary.progress`)."""
         super().__init__(port)
         if missing_in_batch not in MISSING_IN_BATCH:
             raise ValueError(f"missing_in_batch must be one of {MISSING_IN_BATCH}")
@@ -197,6 +200,7 @@ class PlexEmulator(EmulatorServer):
         self.missing_in_batch = missing_in_batch
         self.unknown_filters = unknown_filters
         self.history = history
+        self.library.progress_moves_viewed = progress_moves_viewed
         self._maintenance: str | None = None
         self._staged: list[tuple[str | int, list[str], str | None, dict[str, Any]]] = []
         self._scans: list[tuple[int, str | None]] = []

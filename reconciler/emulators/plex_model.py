@@ -297,6 +297,7 @@ class PlexLibrary:
         self.lock = threading.RLock()
         self.version = 0  # bumped on every change; keys listing caches
         self.rules = WriteRules()
+        self.progress_moves_viewed = True  # see `progress`
         self.reset()
 
     def reset(self) -> None:
@@ -552,11 +553,13 @@ class PlexLibrary:
         """A player's timeline report: the resume point moves, and `lastViewedAt` with it; no
         play is counted. [U] that a progress report moves `lastViewedAt` is inferred (Plex
         orders Continue Watching by it), not read in a source: the reference has nothing on
-        it. Without it, a resume point alone would wait for the next full pass."""
+        it, so `progress_moves_viewed` (the emulator's switch) turns it off: then a resume
+        point alone waits for the next full pass."""
         with self.lock:
             item = self.get(rating_key)
             item.view_offset = max(0, int(offset_ms))
-            item.last_viewed_at = self.now()
+            if self.progress_moves_viewed:
+                item.last_viewed_at = self.now()
             self.changed(item)
 
     def agent_refresh(self, rating_key: int | str) -> None:

@@ -160,12 +160,18 @@ def test_marking_unwatched_in_plex_keeps_stash_history_and_later_plays_count_onc
     assert world.stash.scene("1")["play_count"] == 2
 
 
-def test_a_resume_point_in_plex_becomes_stash_resume_time(make_world):
-    world = make_world()
+@pytest.mark.parametrize("moves_viewed", [True, False], ids=["viewed-moves", "viewed-stays"])
+def test_a_resume_point_in_plex_becomes_stash_resume_time(make_world, moves_viewed):
+    """Whether a progress report moves `lastViewedAt` is not known of real PMS: when it does,
+    the next poll carries the resume point; when not, the next full pass does."""
+    world = make_world(progress_moves_viewed=moves_viewed)
     before = world.stash.scene("2")["updated_at"]
     world.plex.progress_item(world.rating_keys["2"], 754_300)
 
     world.poll_and_drain()
+    if not moves_viewed:
+        assert world.stash.scene("2")["resume_time"] == 0  # no change filter lists it
+        world.app.reconcile_all()
 
     scene = world.stash.scene("2")
     assert scene["resume_time"] == pytest.approx(754.3)
