@@ -10,13 +10,22 @@ SIGTERM. Prints one JSON line (and writes it to `--json`): CPU as a percentage o
 averaged over the idle window, peak RSS (`VmHWM`, the daemon's whole life, start-up
 included) and RSS at the end, the requests each emulator got in the window, the exit code.
 
+The first sync takes a cold pass (5-8 minutes at 100,000 scenes). `--save-state DIR` keeps
+what it left (both emulators' states and stashplex's database) and `--from-state DIR` starts
+from there instead, the daemon then meeting the same libraries and database as after that
+first sync. A state saved by one commit is only fair to a commit that writes the same
+database in its full passes.
+
     python bench/idle.py --size 100000 --seconds 600
+    python bench/idle.py --size 100000 --seconds 120 --save-state /tmp/idle-100k
+    python bench/idle.py --size 100000 --seconds 120 --from-state /tmp/idle-100k
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,6 +51,24 @@ def memory(pid: int) -> dict[str, float]:
     return found
 
 
+STATE_FILES = {"stash": "stash-state.json", "plex": "plex-state.json"}
+DATABASE = "stashplex.db"
+
+
+def save_state(directory: Path, workdir: Path, emulators: dict[str, Emulator]) -> None:
+    """Both emulators' states and the database, as the first sync left them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for kind, emulator in emulators.items():
+        answer = emulator.http.get(f"{emulator.url}/_emulator/state", timeout=600)
+        answer.raise_for_status()
+        (directory / STATE_FILES[kind]).write_bytes(answer.content)
+    shutil.copyfile(workdir / DATABASE, directory / DATABASE)
+
+
+def load_state(directory: Path, kind: str) -> dict:
+    return json.loads((directory / STATE_FILES[kind]).read_text())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000)
@@ -50,11 +77,24 @@ def main() -> int:
     parser.add_argument("--poll-interval", type=float, default=60)
     parser.add_argument("--workdir", metavar="DIR")
     parser.add_argument("--json", metavar="PATH")
+    parser.add_argument(
+        "--save-state", metavar="DIR", help="keep the emulators' states and the database there"
+    )
+    parser.add_argument(
+        "--from-state",
+        metavar="DIR",
+        help="start from a --save-state directory instead of a first sync (--size is ignored)",
+    )
     args = parser.parse_args()
+    saved = Path(args.from_state) if args.from_state else None
     with tempfile.TemporaryDirectory(prefix="stashplex-idle-") as scratch:
         workdir = Path(args.workdir or scratch)
         workdir.mkdir(parents=True, exist_ok=True)
-        stash_fixture, plex_fixture = make_fixtures(args.size)
+        if saved is not None:
+            stash_fixture, plex_fixture = load_state(saved, "stash"), load_state(saved, "plex")
+            args.size = len(stash_fixture["scenes"])
+        else:
+            stash_fixture, plex_fixture = make_fixtures(args.size)
         stash = Emulator("stash", stash_fixture, workdir)
         plex = Emulator("plex", plex_fixture, workdir)
         daemon = None
@@ -66,10 +106,17 @@ def main() -> int:
             settings["schedule"] = {"poll_interval": args.poll_interval, "reconcile_interval": 0}
             config.write_text(yaml.safe_dump(settings, sort_keys=False))
             python = [sys.executable, "-m", "reconciler", "--config", str(config)]
-            print(f"[{args.size}] first sync", file=sys.stderr)
-            first = run_child([*python, "--log-level", "WARNING", "--reconcile-all"], workdir)
-            if first.code != 0:
-                raise RuntimeError(f"--reconcile-all exited {first.code}: {first.err[-2000:]}")
+            first_sync_s = None
+            if saved is not None:
+                shutil.copyfile(saved / DATABASE, workdir / DATABASE)
+            else:
+                print(f"[{args.size}] first sync", file=sys.stderr)
+                first = run_child([*python, "--log-level", "WARNING", "--reconcile-all"], workdir)
+                if first.code != 0:
+                    raise RuntimeError(f"--reconcile-all exited {first.code}: {first.err[-2000:]}")
+                first_sync_s = round(first.wall, 1)
+                if args.save_state:
+                    save_state(Path(args.save_state), workdir, {"stash": stash, "plex": plex})
             print(f"[{args.size}] daemon: {args.settle:g}s to settle", file=sys.stderr)
             log = (workdir / "daemon.log").open("w")
             daemon = subprocess.Popen(
@@ -103,7 +150,8 @@ def main() -> int:
         "rss_at_end_mb": round(mem["VmRSS"], 1),
         "requests_in_window": requests,
         "exit_code_on_sigterm": code,
-        "first_sync_s": round(first.wall, 1),
+        "first_sync_s": first_sync_s,
+        "from_state": args.from_state,
         "targets": {
             f"peak RSS <= {RSS_TARGET_MB} MB": mem["VmHWM"] <= RSS_TARGET_MB,
             f"CPU <= {CPU_TARGET_PERCENT}% of a core": 100 * cpu / window <= CPU_TARGET_PERCENT,
