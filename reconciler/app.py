@@ -10,6 +10,7 @@ from reconciler.carryback import ActivityCarrier
 from reconciler.catalog import PlexCatalog
 from reconciler.config import Config
 from reconciler.engine import Engine
+from reconciler.matching import BY_FILENAME
 from reconciler.plex import PlexClient
 from reconciler.progress import ProgressFn, quiet
 from reconciler.stash import StashClient
@@ -69,7 +70,7 @@ class App:
         self.store = store or Store(config.database)
         self.plex = PlexClient(config.plex, synced_fields=config.sync.fields)
         self.stash = StashClient(config.stash)
-        self.catalog = PlexCatalog(self.plex)
+        self.catalog = PlexCatalog(self.plex, by_name=config.match == BY_FILENAME)
         self.engine = Engine(config, self.store, self.stash, self.catalog)
         self.worker = Worker(
             config,

@@ -25,16 +25,27 @@ log = logging.getLogger(__name__)
 CHANGES_PAGE_SIZE = 1000  # after a run of writes every written item is listed again
 
 
+def _mark(stamp: int, print_: str) -> int:
+    """An item's `updatedAt` and fingerprint (16 hex digits) as one int: one small object per
+    item for the daemon's whole life instead of an int and a string."""
+    return stamp << 64 | int(print_, 16)
+
 
 class _FilterIgnored(Exception):
     """Plex listed an item its filter excludes: it did not understand the filter."""
 
 class PlexCatalog:
-    def __init__(self, plex: PlexClient, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        plex: PlexClient,
+        clock: Callable[[], float] = time.monotonic,
+        by_name: bool = True,
+    ) -> None:
         self.plex = plex
-        self.index = PathIndex()
-        self.stamps: dict[int, int] = {}
-        self.fingerprints: dict[int, str] = {}
+        self._by_name = by_name  # index file names too (`match: filename`)
+        self.index = PathIndex(by_name=by_name)
+        # ratingKey -> `_mark` of its updatedAt and fingerprint, as last listed or written
+        self.marks: dict[int, int] = {}
         self.newest_stamp: int | None = None
         self.built = False
         # Plex's OR groups ask for "updated or rated" in one request; a PMS that does not
@@ -49,19 +60,12 @@ class PlexCatalog:
         self._clock = clock
         self._refreshed_at: float | None = None
 
-    def _take(
-        self,
-        item: PlexItem,
-        index: PathIndex,
-        stamps: dict[int, int],
-        fingerprints: dict[int, str],
-    ) -> int:
+    def _take(self, item: PlexItem) -> int:
         """Index an item; returns its newest stamp."""
-        index.add(item)
+        self.index.add(item)
         if self.activity is not None:
             self.activity[item.rating_key] = Seen.of(item)
-        stamps[item.rating_key] = item.updated_at
-        fingerprints[item.rating_key] = fingerprint(item)
+        self.note(item)
         return item.changed_at
 
     def sections(self) -> list[Section]:
@@ -98,13 +102,13 @@ class PlexCatalog:
         the last one is mixed in); an error or an interruption puts the last complete picture
         back, so only a sweep that listed everything replaces it.
         """
-        before = (self.index, self.stamps, self.fingerprints, self.newest_stamp)
-        self.index, self.stamps, self.fingerprints = PathIndex(), {}, {}
+        before = (self.index, self.marks, self.newest_stamp)
+        self.index, self.marks = PathIndex(by_name=self._by_name), {}
         self.newest_stamp = None
 
         def take(page: list[PlexItem]) -> None:
             for item in page:
-                stamp = self._take(item, self.index, self.stamps, self.fingerprints)
+                stamp = self._take(item)
                 self.newest_stamp = stamp if self.newest_stamp is None else max(
                     self.newest_stamp, stamp
                 )
@@ -112,7 +116,7 @@ class PlexCatalog:
         try:
             yield take
         except BaseException:
-            self.index, self.stamps, self.fingerprints, self.newest_stamp = before
+            self.index, self.marks, self.newest_stamp = before
             raise
         self.built = True
         self._refreshed_at = self._clock()
@@ -144,7 +148,7 @@ class PlexCatalog:
         bound = max(1, stamp - 1) if stamp else 1
         for section in self.sections():
             for item in self._changes_in(section, bound):
-                newest = self._take(item, self.index, self.stamps, self.fingerprints)
+                newest = self._take(item)
                 self.newest_stamp = max(self.newest_stamp or 0, newest)
                 yield item
         self._refreshed_at = self._clock()
@@ -226,14 +230,22 @@ class PlexCatalog:
     def forget(self, rating_key: int) -> None:
         """An item Plex no longer has."""
         self.index.remove(rating_key)
-        self.stamps.pop(rating_key, None)
-        self.fingerprints.pop(rating_key, None)
+        self.marks.pop(rating_key, None)
+
+    def knows(self, rating_key: int) -> bool:
+        """Whether the item was listed (and not forgotten since)."""
+        return rating_key in self.marks
 
     def note(self, item: PlexItem) -> None:
-        """Remember an item as stashplex just left it (its stamp moved with the write)."""
-        self.stamps[item.rating_key] = item.updated_at
-        self.fingerprints[item.rating_key] = fingerprint(item)
+        """Remember an item as listed, or as stashplex just left it (its stamp moved with the
+        write)."""
+        self.marks[item.rating_key] = _mark(item.updated_at, fingerprint(item))
 
     def unchanged_since_sync(self, rating_key: int, stamp: int | None, print_: str | None) -> bool:
         """Whether the item still looks exactly as stashplex left it."""
-        return self.stamps.get(rating_key) == stamp and self.fingerprints.get(rating_key) == print_
+        if stamp is None or not print_:
+            return False
+        try:
+            return self.marks.get(rating_key) == _mark(stamp, print_)
+        except ValueError:  # not a fingerprint this version wrote
+            return False

@@ -515,7 +515,7 @@ class Engine:
         """
         found: list[Scene] = []
         for key, (first_seen, path) in sorted(unclaimed.items(), key=lambda kv: kv[1][0]):
-            if now - first_seen > UNCLAIMED_FOR or int(key) not in self.catalog.stamps:
+            if now - first_seen > UNCLAIMED_FOR or not self.catalog.knows(int(key)):
                 del unclaimed[key]
                 continue
             scenes = self._scenes_of_file(path)

@@ -25,48 +25,114 @@ def file_name(path: str) -> str:
     return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].casefold()
 
 
-class PathIndex:
-    """Plex file path (normal form) -> the items that hold that file."""
+# a holder (ratingKey, section id) is kept as one int, ratingKey in the high bits
+SECTION_BITS = 32
+_SECTION_MASK = (1 << SECTION_BITS) - 1
 
-    def __init__(self, items: Iterable[PlexItem] = ()) -> None:
-        self._by_path: dict[str, list[tuple[int, int]]] = {}
-        self._paths_of: dict[int, list[str]] = {}
-        self._by_name: dict[str, list[tuple[int, int]]] = {}
-        self._names_of: dict[int, list[str]] = {}
+# one holder as a packed int, several as a tuple of them (a file that two items hold)
+_Holders = int | tuple[int, ...]
+
+
+def _pack(rating_key: int, section_id: int) -> int:
+    if not 0 <= section_id <= _SECTION_MASK:
+        raise ValueError(f"Plex item {rating_key}: library section id {section_id} out of range")
+    return rating_key << SECTION_BITS | section_id
+
+
+def _unpack(holder: int) -> tuple[int, int]:
+    return holder >> SECTION_BITS, holder & _SECTION_MASK
+
+
+def _each(holders: _Holders) -> tuple[int, ...]:
+    return (holders,) if isinstance(holders, int) else holders
+
+
+class PathIndex:
+    """Plex file path (normal form) -> the items that hold that file.
+
+    An idle daemon keeps this for its whole life, one entry per file of every library, so
+    it is kept compact: each file's key maps to a packed holder (a tuple of them for a file
+    several items hold), each item to its file key (the same string object; a tuple for an
+    item with several files), and file names, derived from those keys, are indexed only
+    when something matches by them (`by_name`).
+    """
+
+    def __init__(self, items: Iterable[PlexItem] = (), by_name: bool = True) -> None:
+        self._by_path: dict[str, _Holders] = {}
+        self._keys_of: dict[int, str | tuple[str, ...]] = {}
+        self._by_name: dict[str, _Holders] | None = {} if by_name else None
         for item in items:
             self.add(item)
 
     def add(self, item: PlexItem) -> None:
         """Index an item (again): a re-listed item replaces what was known of it."""
-        self.remove(item.rating_key)
-        keys = [path_key(file) for file in item.files]
-        self._paths_of[item.rating_key] = keys
+        holder = _pack(item.rating_key, item.section_id)
+        keys = tuple(dict.fromkeys(path_key(file) for file in item.files))
+        known = self._keys_of.get(item.rating_key)
+        if known is not None:
+            if _as_keys(known) == keys and all(
+                holder in _each(self._by_path[key]) for key in keys
+            ):
+                return  # listed again as it was: the first poll after a pass re-lists many
+            self.remove(item.rating_key)
+        if not keys:
+            return
         for key in keys:
-            self._by_path.setdefault(key, []).append((item.rating_key, item.section_id))
-        names = [file_name(file) for file in item.files]
-        self._names_of[item.rating_key] = names
-        for name in names:
-            self._by_name.setdefault(name, []).append((item.rating_key, item.section_id))
+            _put(self._by_path, key, holder)
+        self._keys_of[item.rating_key] = keys[0] if len(keys) == 1 else keys
+        if self._by_name is not None:
+            for name in dict.fromkeys(map(file_name, keys)):
+                _put(self._by_name, name, holder)
 
     def remove(self, rating_key: int) -> None:
-        for keys, table in (
-            (self._paths_of.pop(rating_key, []), self._by_path),
-            (self._names_of.pop(rating_key, []), self._by_name),
-        ):
-            for key in keys:
-                holders = [h for h in table.get(key, []) if h[0] != rating_key]
-                if holders:
-                    table[key] = holders
-                else:
-                    table.pop(key, None)
+        known = self._keys_of.pop(rating_key, None)
+        if known is None:
+            return
+        keys = _as_keys(known)
+        for key in keys:
+            _drop(self._by_path, key, rating_key)
+        if self._by_name is not None:
+            for name in dict.fromkeys(map(file_name, keys)):
+                _drop(self._by_name, name, rating_key)
 
     def lookup(self, plex_path: str) -> list[tuple[int, int]]:
         """(ratingKey, section id) of every item holding this file, lowest ratingKey first."""
-        return sorted(set(self._by_path.get(path_key(plex_path), [])))
+        return _found(self._by_path.get(path_key(plex_path)))
 
     def lookup_name(self, name: str) -> list[tuple[int, int]]:
         """(ratingKey, section id) of every item holding a file of this name, in any folder."""
-        return sorted(set(self._by_name.get(file_name(name), [])))
+        if self._by_name is None:
+            raise RuntimeError("this index was built without file names (match: path)")
+        return _found(self._by_name.get(file_name(name)))
+
+
+def _as_keys(known: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (known,) if isinstance(known, str) else known
+
+
+def _found(holders: _Holders | None) -> list[tuple[int, int]]:
+    if holders is None:
+        return []
+    return sorted(map(_unpack, set(_each(holders))))
+
+
+def _put(table: dict[str, _Holders], key: str, holder: int) -> None:
+    held = table.get(key)
+    if held is None:
+        table[key] = holder
+    elif holder not in _each(held):
+        table[key] = (*_each(held), holder)
+
+
+def _drop(table: dict[str, _Holders], key: str, rating_key: int) -> None:
+    held = table.get(key)
+    if held is None:
+        return
+    left = tuple(h for h in _each(held) if h >> SECTION_BITS != rating_key)
+    if not left:
+        del table[key]
+    else:
+        table[key] = left[0] if len(left) == 1 else left
 
 
 def candidates(

@@ -91,3 +91,63 @@ def test_a_reindexed_item_leaves_its_old_names():
 )
 def test_the_folder_to_scan_is_spelled_from_its_library_location(folder, locations, expected):
     assert containing_location(folder, locations) == expected
+
+
+def item(key: int, files: list[str], section: int = 1) -> PlexItem:
+    return PlexItem(rating_key=key, section_id=section, files=files)
+
+
+def test_holders_of_one_file_come_lowest_rating_key_first_with_their_sections():
+    plex = PathIndex([item(9, ["/m/a.mp4"], 3), item(4, ["/m/a.mp4"], 2), item(6, ["/m/b.mp4"])])
+    assert plex.lookup("/m/a.mp4") == [(4, 2), (9, 3)]
+    assert plex.lookup("/m/b.mp4/") == [(6, 1)]
+    assert plex.lookup("/m/c.mp4") == []
+
+
+def test_removing_one_holder_leaves_the_others():
+    plex = PathIndex([item(4, ["/m/a.mp4"]), item(9, ["/m/a.mp4"]), item(7, ["/m/a.mp4"])])
+    plex.remove(7)
+    assert plex.lookup("/m/a.mp4") == [(4, 1), (9, 1)]
+    plex.remove(4)
+    assert plex.lookup("/m/a.mp4") == [(9, 1)]
+    plex.remove(9)
+    plex.remove(9)  # an item removed twice, or never indexed, is no error
+    assert plex.lookup("/m/a.mp4") == []
+
+
+def test_an_item_listed_again_after_moving_is_found_only_at_its_new_paths():
+    plex = PathIndex([item(5, ["/m/old.mp4", "/m/part2.mp4"]), item(8, ["/m/old.mp4"])])
+    plex.add(item(5, ["/m/new.mp4"], section=2))
+    assert plex.lookup("/m/new.mp4") == [(5, 2)]
+    assert plex.lookup("/m/old.mp4") == [(8, 1)]
+    assert plex.lookup("/m/part2.mp4") == []
+    assert plex.lookup_name("old.mp4") == [(8, 1)] and plex.lookup_name("NEW.mp4") == [(5, 2)]
+
+
+def test_an_item_listed_again_unchanged_or_with_a_file_twice_is_held_once():
+    plex = PathIndex([item(5, ["/m/a.mp4", "/m/a.mp4"])])
+    plex.add(item(5, ["/m/a.mp4", "/m/a.mp4"]))
+    assert plex.lookup("/m/a.mp4") == [(5, 1)]
+    plex.add(item(5, ["/m/a.mp4"], section=3))  # the same file, another library
+    assert plex.lookup("/m/a.mp4") == [(5, 3)]
+    plex.remove(5)
+    assert plex.lookup("/m/a.mp4") == []
+
+
+def test_windows_paths_are_held_without_regard_to_case():
+    plex = PathIndex([item(3, ["D:\\Media\\Clip.MP4"])])
+    assert plex.lookup("d:/media/clip.mp4") == [(3, 1)]
+    plex.remove(3)
+    assert plex.lookup("d:/media/clip.mp4") == [] and plex.lookup_name("clip.mp4") == []
+
+
+def test_an_index_built_without_file_names_refuses_to_look_them_up():
+    plex = PathIndex([item(3, ["/m/a.mp4"])], by_name=False)
+    assert plex.lookup("/m/a.mp4") == [(3, 1)]
+    with pytest.raises(RuntimeError, match="without file names"):
+        plex.lookup_name("a.mp4")
+
+
+def test_a_section_id_that_does_not_fit_is_refused_naming_the_item():
+    with pytest.raises(ValueError, match="Plex item 3: library section id -1"):
+        PathIndex([item(3, ["/m/a.mp4"], section=-1)])
