@@ -33,9 +33,10 @@ FEATURES = ("plays", "resume", "ratings", "link")
 COUNTED = {"plays": "plays", "resume": "resumes", "ratings": "ratings", "link": "links"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Seen:
-    """What Plex shows of an item's activity for the token's account."""
+    """What Plex shows of an item's activity for the token's account (one per item kept while
+    plays or resume points are carried back: slots keep that small)."""
 
     rating_key: int
     view_count: int = 0
