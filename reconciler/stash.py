@@ -12,6 +12,7 @@ criteria as text: `>` , `=` and `BETWEEN` (both ends included) in `getTimestampW
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from gql import Client, GraphQLRequest
+from gql import Client, GraphQLRequest, gql
 from gql.transport.exceptions import (
     TransportConnectionFailed,
     TransportError,
@@ -200,6 +201,12 @@ def _utf8_unless_declared(response: requests.Response, *args: Any, **kwargs: Any
         response.encoding = "utf-8"
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed(query: str) -> GraphQLRequest:
+    """A GraphQL document parsed once: a full pass sends the same `FindScenes` for each page."""
+    return gql(query)
+
+
 def scene_from_graphql(data: dict[str, Any]) -> Scene:
     """A `Scene` from one entry of `findScenes.scenes`."""
     studio = data.get("studio") or {}
@@ -335,8 +342,8 @@ class StashClient:
 
     def execute(self, query: str, variables: dict[str, Any], action: str) -> dict[str, Any]:
         """Run one GraphQL document; `action` says what for, in error messages."""
-        request = GraphQLRequest(query, variable_values=variables)
         try:
+            request = GraphQLRequest(_parsed(query), variable_values=variables)
             return self._gql().execute(request)
         except Exception as exc:
             raise translate_stash_error(exc, action, self.config.url) from None
