@@ -208,43 +208,59 @@ def _parsed(query: str) -> GraphQLRequest:
 
 
 def scene_from_graphql(data: dict[str, Any]) -> Scene:
-    """A `Scene` from one entry of `findScenes.scenes`."""
-    studio = data.get("studio") or {}
-    paths = data.get("paths") or {}
+    """A `Scene` from one entry of `findScenes.scenes` (each list walked once: a full pass
+    turns every scene of the library into one)."""
+    get = data.get
+    studio = get("studio") or {}
+    names: list[str] = []
+    images: dict[str, str] = {}
+    performer_ids: list[str] = []
+    for performer in get("performers") or ():
+        name = performer.get("name")
+        if name:
+            names.append(name)
+            image = performer.get("image_path")
+            if image:
+                images[name] = image
+        if "id" in performer:
+            performer_ids.append(str(performer["id"]))
+    tags: list[str] = []
+    tag_ids: list[str] = []
+    for tag in get("tags") or ():
+        name = tag.get("name")
+        if name:
+            tags.append(name)
+        if "id" in tag:
+            tag_ids.append(str(tag["id"]))
+    performer_ids.sort()
+    tag_ids.sort()
+    studio_id = studio.get("id")
     return Scene(
-        id=str(data["id"]),
-        updated_at=data.get("updated_at") or "",
-        title=data.get("title"),
-        details=data.get("details"),
-        date=data.get("date"),
-        rating100=data.get("rating100"),
-        studio=studio.get("name"),
-        performers=[p["name"] for p in data.get("performers") or [] if p.get("name")],
-        performer_images={
-            p["name"]: p["image_path"]
-            for p in data.get("performers") or []
-            if p.get("name") and p.get("image_path")
-        },
-        tags=[t["name"] for t in data.get("tags") or [] if t.get("name")],
-        files=[f["path"] for f in data.get("files") or [] if f.get("path")],
-        screenshot=paths.get("screenshot"),
-        code=data.get("code"),
-        parent_studio=(studio.get("parent_studio") or {}).get("name"),
-        groups=[
-            g["group"]["name"]
-            for g in data.get("groups") or []
-            if (g.get("group") or {}).get("name")
-        ],
-        organized=bool(data.get("organized")),
-        urls=[u for u in data.get("urls") or [] if u],
-        stash_ids=[
+        str(data["id"]),
+        get("updated_at") or "",
+        get("title"),
+        get("details"),
+        get("date"),
+        get("rating100"),
+        studio.get("name"),
+        names,
+        images,
+        tags,
+        [f["path"] for f in get("files") or () if f.get("path")],
+        (get("paths") or {}).get("screenshot"),
+        get("code"),
+        (studio.get("parent_studio") or {}).get("name"),
+        [g["group"]["name"] for g in get("groups") or () if (g.get("group") or {}).get("name")],
+        bool(get("organized")),
+        [u for u in get("urls") or () if u],
+        [
             f"{s.get('endpoint', '')}#{s['stash_id']}"
-            for s in data.get("stash_ids") or []
+            for s in get("stash_ids") or ()
             if s.get("stash_id")
         ],
-        studio_id=str(studio["id"]) if studio.get("id") is not None else None,
-        performer_ids=sorted(str(p["id"]) for p in data.get("performers") or [] if "id" in p),
-        tag_ids=sorted(str(t["id"]) for t in data.get("tags") or [] if "id" in t),
+        str(studio_id) if studio_id is not None else None,
+        performer_ids,
+        tag_ids,
     )
 
 
