@@ -534,6 +534,15 @@ class Store:
         except (pw.OperationalError, pw.DatabaseError, sqlite3.DatabaseError) as exc:
             raise _translate(self.path, exc) from None
 
+    @contextmanager
+    def reading_sql(self) -> Iterator[None]:
+        """`reading` for plain SQL: no models to bind (binding them all costs more than the
+        statement when a sweep reads states page by page)."""
+        try:
+            yield
+        except (pw.OperationalError, pw.DatabaseError, sqlite3.DatabaseError) as exc:
+            raise _translate(self.path, exc) from None
+
     # -- queue ---------------------------------------------------------------
 
     def enqueue(self, scene_id: str, payload: dict[str, Any], now: float | None = None) -> None:
@@ -973,7 +982,7 @@ class Store:
         key = columns.index(model._meta.fields["scene_id"].column_name)
         selected = ", ".join(f'"{column}"' for column in columns)
         found: dict[str, Any] = {}
-        with self.reading():
+        with self.reading_sql():
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 sql = (
@@ -1029,7 +1038,7 @@ class Store:
         if "scene_item" not in self._tables:
             return found
         selected = ", ".join(f'"{f.name}"' for f in fields(ItemState))
-        with self.reading():
+        with self.reading_sql():
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 sql = (
