@@ -32,7 +32,7 @@ from reconciler.plex import fingerprint
 from reconciler.progress import ProgressFn, quiet
 from reconciler.readahead import END, Readers
 from reconciler.scenefilter import SKIPPED_BY_REQUIRE, skip_reason
-from reconciler.stash import PAGE_SIZE, StashClient
+from reconciler.stash import PAGE_SIZE, StashClient, scene_from_graphql
 from reconciler.store import ItemState, Store, SyncState
 from reconciler.watermark import band_below, newest, poll_from, shifted, west_shift
 
@@ -289,7 +289,7 @@ class Engine:
             reads.add("plex", self.catalog.pages(), PLEX_PAGES_AHEAD)
             # in id order: an edit during the pass moves no other scene across pages (the next
             # poll, counted from before the pass, catches the edited one)
-            pages = self.stash.scenes_by_id(per_page=self.sweep_page_size)
+            pages = self.stash.scene_rows_by_id(per_page=self.sweep_page_size)
             reads.add("stash", pages, STASH_PAGES_AHEAD)
             for source, page in reads:
                 if source == "plex":
@@ -302,7 +302,8 @@ class Engine:
                         reads.release("plex")
                         progress("plex", listed, None)
                 elif page is not END:
-                    scenes, total = page
+                    rows, total = page
+                    scenes = [scene_from_graphql(row) for row in rows]
                     report.seen += len(scenes)
                     waiting.append(scenes)
                     progress("stash", report.seen, total)

@@ -372,13 +372,19 @@ class StashClient:
         self, kind: str, variables: dict[str, Any], action: str
     ) -> tuple[list[Any], int]:
         """One page of a find query: rows (scenes as `Scene`) and the total count."""
+        rows, count = self._find_rows(kind, variables, action)
+        if kind == "scenes":
+            rows = [scene_from_graphql(row) for row in rows]
+        return rows, count
+
+    def _find_rows(
+        self, kind: str, variables: dict[str, Any], action: str
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of a find query as Stash answered it: rows and the total count."""
         query = FIND_SCENES if kind == "scenes" else FIND_OBJECTS[kind]
         name = f"Find{kind.title()}"
         data = self.execute(query, variables, f"{action} (query {name})")[f"find{kind.title()}"]
-        rows = data[kind]
-        if kind == "scenes":
-            rows = [scene_from_graphql(row) for row in rows]
-        return rows, data["count"]
+        return data[kind], data["count"]
 
     def _object_filter(self, kind: str, criteria: dict[str, Any]) -> dict[str, Any]:
         return {"scene_filter" if kind == "scenes" else "object_filter": criteria}
@@ -386,24 +392,33 @@ class StashClient:
     def scenes_by_id(
         self, scene_filter: dict[str, Any] | None = None, per_page: int = PAGE_SIZE
     ) -> Iterator[tuple[list[Scene], int]]:
+        """Pages of scenes in `id` order (see `scene_rows_by_id`), as `Scene`s."""
+        for rows, total in self.scene_rows_by_id(scene_filter, per_page):
+            yield [scene_from_graphql(row) for row in rows], total
+
+    def scene_rows_by_id(
+        self, scene_filter: dict[str, Any] | None = None, per_page: int = PAGE_SIZE
+    ) -> Iterator[tuple[list[dict[str, Any]], int]]:
         """Pages of scenes in `id` order, each page asked for as "`id` greater than the last
         one read" (keyset): `id` never moves, so edits and deletions during the walk skip
-        nothing. Yields each page with the count of the first answer."""
+        nothing. Yields each page as Stash answered it (`scene_from_graphql` makes `Scene`s
+        of its rows) with the count of the first answer; the full sweep turns the rows into
+        scenes while the next page is being asked for."""
         last, total = 0, None
         while True:
             criteria = {**(scene_filter or {}), "id": {"value": last, "modifier": "GREATER_THAN"}}
             paging = {"page": 1, "per_page": per_page, "sort": "id", "direction": "ASC"}
-            scenes, count = self._find(
+            rows, count = self._find_rows(
                 "scenes",
                 {"filter": paging, "scene_filter": criteria},
                 f"reading scenes after id {last}",
             )
             total = count if total is None else total
-            if scenes:
-                yield scenes, total
-            if len(scenes) < per_page:
+            if rows:
+                yield rows, total
+            if len(rows) < per_page:
                 return
-            last = int(scenes[-1].id)
+            last = int(rows[-1]["id"])
 
     def all_scenes(
         self, scene_filter: dict[str, Any] | None = None, per_page: int = PAGE_SIZE
