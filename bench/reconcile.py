@@ -742,7 +742,9 @@ def main() -> int:
     parser.add_argument(
         "--runs",
         default=",".join(RUNS),
-        help=f"comma-separated rows to measure (of {', '.join(RUNS)}; cold always runs)",
+        help=f"comma-separated rows to measure (of {', '.join(RUNS)}; cold always runs)".replace(
+            "%", "%%"
+        ),
     )
     parser.add_argument(
         "--features",
