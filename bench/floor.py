@@ -82,6 +82,9 @@ def plex_listing(session: requests.Session, url: str, libraries: list[str]) -> t
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True)
+    parser.add_argument(
+        "--only", choices=("plex", "stash"), help="read one listing (the benchmark's priming)"
+    )
     args = parser.parse_args()
     config = load_config(args.config)
     stash = requests.Session()
@@ -89,8 +92,11 @@ def main() -> None:
     plex = requests.Session()
     plex.headers.update({"X-Plex-Token": config.plex.token, "Accept": "application/xml"})
     wall, cpu = time.perf_counter(), time.process_time()
-    plex_items, plex_requests = plex_listing(plex, config.plex.url, config.plex.libraries)
-    stash_scenes, stash_requests = stash_listing(stash, config.stash.url)
+    plex_items = plex_requests = stash_scenes = stash_requests = 0
+    if args.only != "stash":
+        plex_items, plex_requests = plex_listing(plex, config.plex.url, config.plex.libraries)
+    if args.only != "plex":
+        stash_scenes, stash_requests = stash_listing(stash, config.stash.url)
     print(
         json.dumps(
             {

@@ -10,6 +10,7 @@ Plex was seen to show for a value once sent (the read-back memory) counts as tha
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -178,9 +179,12 @@ def content_hash(scene: Scene, sync: SyncConfig, photos: str = "") -> str:
     Tag, performer and studio renames change it without changing the scene's `updated_at`,
     and so does a performer's new photo (its `image_path` is stamped with its `updated_at`).
     `photos` is where actor photo URLs point (`photos.photo_source`).
+
+    The text hashed is the JSON array of the scene's values, the configuration's and (with
+    actor photos synced) the photos'; the configuration's part is encoded once per setting,
+    not once per scene of a full pass.
     """
-    images = sorted(scene.performer_images.items()) if "performer_photos" in sync.fields else []
-    values = (
+    values = [
         scene.title,
         scene.details,
         scene.date,
@@ -194,17 +198,41 @@ def content_hash(scene: Scene, sync: SyncConfig, photos: str = "") -> str:
         scene.parent_studio,
         scene.groups,
         scene.organized,
-        sorted(sync.fields),
+    ]
+    text = json.dumps(values)[:-1] + ", " + _settings_text(_settings_key(sync))
+    if "performer_photos" in sync.fields and scene.performer_images:
+        images = sorted(scene.performer_images.items())
+        text += ", " + json.dumps([images, photos])[1:-1]
+    return hashlib.blake2b((text + "]").encode(), digest_size=16).hexdigest()
+
+
+def _settings_key(sync: SyncConfig) -> tuple:
+    """What of `sync` the content hash covers, as a key for `_settings_text`."""
+    return (
+        tuple(sync.fields),
         rules_fingerprint(sync),
         sync.clear_empty,
         sync.content_rating,
         sync.title_format,
         sync.title_fallback,
-        sorted(name.casefold() for name in sync.ignore_tags),
-        *((images, photos) if images else ()),
+        tuple(sync.ignore_tags),
     )
-    blob = json.dumps(values).encode()
-    return hashlib.blake2b(blob, digest_size=16).hexdigest()
+
+
+@functools.lru_cache(maxsize=16)
+def _settings_text(key: tuple) -> str:
+    """The configuration's values of the hashed array, encoded (without the brackets)."""
+    fields_, rules, clear_empty, content_rating, title_format, title_fallback, ignored = key
+    values = [
+        sorted(fields_),
+        rules,
+        clear_empty,
+        content_rating,
+        title_format,
+        title_fallback,
+        sorted(name.casefold() for name in ignored),
+    ]
+    return json.dumps(values)[1:-1]
 
 
 def fields_for(item_type: str, names: list[str]) -> list[str]:

@@ -9,11 +9,13 @@ written). Watermarks advance only after the resulting jobs are committed.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import logging
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -22,7 +24,7 @@ from reconciler.catalog import PlexCatalog
 from reconciler.config import Config
 from reconciler.diff import content_hash
 from reconciler.errors import StashplexError
-from reconciler.matching import BY_FILENAME, candidates, file_name, looked_for
+from reconciler.matching import BY_FILENAME, file_name, looked_for
 from reconciler.models import Scene
 from reconciler.pathmap import PathMap
 from reconciler.photos import photo_source
@@ -30,7 +32,7 @@ from reconciler.plex import fingerprint
 from reconciler.progress import ProgressFn, quiet
 from reconciler.readahead import END, Readers
 from reconciler.scenefilter import SKIPPED_BY_REQUIRE, skip_reason
-from reconciler.stash import PAGE_SIZE, StashClient
+from reconciler.stash import PAGE_SIZE, StashClient, scene_from_graphql
 from reconciler.store import ItemState, Store, SyncState
 from reconciler.watermark import band_below, newest, poll_from, shifted, west_shift
 
@@ -90,6 +92,25 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for a while (as it was, after).
+
+    A sweep makes a few short-lived objects for every scene and item it reads while the
+    catalog and the pages held keep hundreds of thousands alive; each of the collector's full
+    passes walks all of those again, which was half the CPU of a warm pass. What the sweep
+    makes is freed by reference counting (it builds no cycles worth collecting early), and
+    what is left over is collected once the collector is back on.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _version(obj: dict) -> str:
     """One version of a tag, performer or studio: `id@updated_at`."""
     return f"{obj['id']}@{obj['updated_at']}"
@@ -117,22 +138,35 @@ class Engine:
 
     # -- deciding --------------------------------------------------------------
 
-    def _found(self, stash_path: str) -> list[tuple[int, int]]:
-        return candidates(stash_path, self.catalog.index, self.path_map, self.config.match)
+    def _found(self, scene: Scene) -> list[list[tuple[int, int]]]:
+        """The items holding each of the scene's files (as `candidates` finds them), each
+        file's path mapped once."""
+        index = self.catalog.index
+        if self.config.match == BY_FILENAME:
+            return [index.lookup_name(path) for path in scene.files]
+        to_plex = self.path_map.to_plex
+        return [index.lookup_key(to_plex(path)) for path in scene.files]
 
     def _needs_sync(
-        self, scene: Scene, state: SyncState | None, items: dict[int, ItemState]
+        self,
+        scene: Scene,
+        state: SyncState | None,
+        items: dict[int, ItemState],
+        found: list[list[tuple[int, int]]] | None = None,
     ) -> bool:
         """False when neither side changed since the last successful sync of this scene: the
         same Stash version, and each item holding one of its files as stashplex left it (a
-        file Plex does not list yet is no change; the Plex poll claims its item later)."""
+        file Plex does not list yet is no change; the Plex poll claims its item later).
+        `found` is `_found(scene)` when the caller has it."""
         if state is None:
-            return True
-        if state.content_hash != content_hash(scene, self.config.sync, self.photos):
             return True
         if state.stash_updated_at != scene.updated_at:
             return True
-        keys = [found[0][0] for found in map(self._found, scene.files) if found]
+        if state.content_hash != content_hash(scene, self.config.sync, self.photos):
+            return True
+        if found is None:
+            found = self._found(scene)
+        keys = [holders[0][0] for holders in found if holders]
         if not keys:
             return True
         if keys[0] != state.rating_key:
@@ -145,12 +179,12 @@ class Engine:
                 return True
         return False
 
-    def _matchable(self, scene: Scene) -> bool:
+    def _matchable(self, scene: Scene, found: list[list[tuple[int, int]]] | None = None) -> bool:
         """Scenes whose files lie outside every configured library are not Plex's business;
         matched by file name, those whose names no library holds."""
         if not scene.files:
             return True
-        if any(self._found(path) for path in scene.files):
+        if any(self._found(scene) if found is None else found):
             return True
         if self.config.match == BY_FILENAME:
             return False
@@ -164,14 +198,22 @@ class Engine:
             and bool(scene.updated_at)
         )
 
-    def select(self, scenes: Iterable[Scene], report: SweepReport | None = None) -> list[Scene]:
-        """The scenes among `scenes` that need a job."""
+    def select(
+        self,
+        scenes: Iterable[Scene],
+        report: SweepReport | None = None,
+        found: list[list[list[tuple[int, int]]]] | None = None,
+    ) -> list[Scene]:
+        """The scenes among `scenes` that need a job; `found` holds `_found` of the first
+        of them when the caller has looked them up already."""
         scenes = list(scenes)
-        states = self.store.scene_states(scene.id for scene in scenes)
-        items = self.store.item_states((scene.id for scene in scenes), states)
-        live = self.store.jobs_for(scene.id for scene in scenes)
+        ids = [scene.id for scene in scenes]
+        states = self.store.scene_states(ids)
+        items = self.store.item_states(ids, states)
+        live = self.store.jobs_for(ids)
+        found = found or []
         chosen = []
-        for scene in scenes:
+        for position, scene in enumerate(scenes):
             state = states.get(scene.id)
             job = live.get(scene.id)
             if job is not None and job.data.get("scene") == scene.to_dict():
@@ -180,7 +222,8 @@ class Engine:
                 if report:
                     report.skipped_required += 1
                 continue
-            if not self._matchable(scene):
+            holders = found[position] if position < len(found) else self._found(scene)
+            if not self._matchable(scene, holders):
                 if report:
                     report.unmatched += 1
                     if len(report.unmatched_examples) < UNMATCHED_EXAMPLES:
@@ -196,7 +239,7 @@ class Engine:
                 if report:
                     report.skipped_dead += 1
                 continue
-            if self._needs_sync(scene, state, items.get(scene.id, {})):
+            if self._needs_sync(scene, state, items.get(scene.id, {}), holders):
                 chosen.append(scene)
             elif report:
                 report.in_sync += 1
@@ -228,10 +271,12 @@ class Engine:
         backfill = not dry_run and self.store.setting(CARRIERS_RECORDED) is None
         chosen_all: list[Scene] = []
         waiting: deque[list[Scene]] = deque()
-        listed, found, plex_done = 0, 0, False  # found: scenes of waiting[0] with their item
+        # the look-ups of the first scenes of waiting[0], those with every file's item listed
+        found: list[list[list[tuple[int, int]]]] = []
+        listed, plex_done = 0, False
 
         def compare(scenes: list[Scene]) -> None:
-            chosen = self.select(scenes, report)
+            chosen = self.select(scenes, report, found)
             if dry_run:
                 chosen_all.extend(chosen)
             else:
@@ -240,11 +285,11 @@ class Engine:
                 self._record_in_sync(scenes, chosen)
             report.queued += len(chosen)
 
-        with self.catalog.rebuilding() as take, Readers() as reads:
+        with _collector_paused(), self.catalog.rebuilding() as take, Readers() as reads:
             reads.add("plex", self.catalog.pages(), PLEX_PAGES_AHEAD)
             # in id order: an edit during the pass moves no other scene across pages (the next
             # poll, counted from before the pass, catches the edited one)
-            pages = self.stash.scenes_by_id(per_page=self.sweep_page_size)
+            pages = self.stash.scene_rows_by_id(per_page=self.sweep_page_size)
             reads.add("stash", pages, STASH_PAGES_AHEAD)
             for source, page in reads:
                 if source == "plex":
@@ -257,7 +302,8 @@ class Engine:
                         reads.release("plex")
                         progress("plex", listed, None)
                 elif page is not END:
-                    scenes, total = page
+                    rows, total = page
+                    scenes = [scene_from_graphql(row) for row in rows]
                     report.seen += len(scenes)
                     waiting.append(scenes)
                     progress("stash", report.seen, total)
@@ -265,11 +311,11 @@ class Engine:
                     if not plex_done:
                         if not early:
                             break
-                        found = self._listed_from(waiting[0], found)
-                        if found < len(waiting[0]):
+                        self._listed_from(waiting[0], found)
+                        if len(found) < len(waiting[0]):
                             break
                     compare(waiting.popleft())
-                    found = 0
+                    found = []
                     reads.release("stash")
         if not dry_run:
             self._advance(STASH_SCENES, mark_before)
@@ -283,14 +329,15 @@ class Engine:
             self.store.set_setting(FULL_PASS_AT, repr(time.time()))
         return report, chosen_all
 
-    def _listed_from(self, scenes: list[Scene], start: int) -> int:
-        """How many of `scenes`, counted on from `start`, have all their files listed in Plex."""
-        count = start
-        for scene in scenes[start:]:
-            if not all(self._found(path) for path in scene.files):
-                break
-            count += 1
-        return count
+    def _listed_from(self, scenes: list[Scene], found: list[list[list[tuple[int, int]]]]) -> None:
+        """Extend `found` with the look-ups of the next of `scenes` while every file of the
+        scene has its Plex item listed (with one library, listed by ratingKey, the first item
+        found for a file stays its match: what `select` decides on)."""
+        for scene in scenes[len(found) :]:
+            holders = self._found(scene)
+            if not all(holders):
+                return
+            found.append(holders)
 
     def _record_in_sync(self, scenes: list[Scene], chosen: list[Scene]) -> None:
         """Once, on a database from before stashplex kept them: what the scenes already in

@@ -99,6 +99,13 @@ class PathIndex:
         """(ratingKey, section id) of every item holding this file, lowest ratingKey first."""
         return _found(self._by_path.get(path_key(plex_path)))
 
+    def lookup_key(self, key: str) -> list[tuple[int, int]]:
+        """`lookup` for a path already in normal form (`path_key`, as `PathMap.to_plex` gives)."""
+        holders = self._by_path.get(key)
+        if not holders:
+            return []
+        return holders[:] if len(holders) == 1 else sorted(set(holders))
+
     def lookup_name(self, name: str) -> list[tuple[int, int]]:
         """(ratingKey, section id) of every item holding a file of this name, in any folder."""
         if self._by_name is None:

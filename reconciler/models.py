@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -48,7 +48,31 @@ class Scene:
         return f"scene {self.id} ({title!r})"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as plain data (what `dataclasses.asdict` gives, written out: it copies
+        its way through every value generically, and a full pass asks for many scenes)."""
+        return {
+            "id": self.id,
+            "updated_at": self.updated_at,
+            "title": self.title,
+            "details": self.details,
+            "date": self.date,
+            "rating100": self.rating100,
+            "studio": self.studio,
+            "performers": list(self.performers),
+            "performer_images": dict(self.performer_images),
+            "tags": list(self.tags),
+            "files": list(self.files),
+            "screenshot": self.screenshot,
+            "code": self.code,
+            "parent_studio": self.parent_studio,
+            "groups": list(self.groups),
+            "organized": self.organized,
+            "urls": list(self.urls),
+            "stash_ids": list(self.stash_ids),
+            "studio_id": self.studio_id,
+            "performer_ids": list(self.performer_ids),
+            "tag_ids": list(self.tag_ids),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scene:

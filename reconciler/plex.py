@@ -88,21 +88,31 @@ def _float(value: str | None) -> float | None:
 def parse_item(element: ET.Element, section_id: int = 0) -> PlexItem:
     """A `Video` element (from a listing or a detail answer) as a `PlexItem`."""
     attrib = element.attrib
-    tags: dict[str, list[str]] = {"Genre": [], "Role": [], "Collection": []}
+    genres: list[str] = []
+    actors: list[str] = []
+    collections: list[str] = []
     locked: set[str] = set()
     files: list[str] = []
     thumbs: dict[str, str] = {}
     for child in element:
-        if child.tag in tags:
-            tags[child.tag].append(child.attrib.get("tag", ""))
-            if child.tag == "Role" and child.attrib.get("thumb"):
-                thumbs[child.attrib.get("tag", "")] = child.attrib["thumb"]
-        elif child.tag == "Field" and child.attrib.get("locked") == "1":
-            locked.add(child.attrib.get("name", ""))
-        elif child.tag == "Media":
-            files.extend(
-                part.attrib["file"] for part in child.iter("Part") if part.attrib.get("file")
-            )
+        tag = child.tag
+        if tag == "Media":
+            for part in child.iter("Part"):
+                file = part.get("file")
+                if file:
+                    files.append(file)
+        elif tag == "Genre":
+            genres.append(child.get("tag", ""))
+        elif tag == "Role":
+            name = child.get("tag", "")
+            actors.append(name)
+            thumb = child.get("thumb")
+            if thumb:
+                thumbs[name] = thumb
+        elif tag == "Collection":
+            collections.append(child.get("tag", ""))
+        elif tag == "Field" and child.get("locked") == "1":
+            locked.add(child.get("name", ""))
     return PlexItem(
         rating_key=_int(attrib.get("ratingKey")),
         section_id=_int(attrib.get("librarySectionID")) or section_id,
@@ -113,10 +123,10 @@ def parse_item(element: ET.Element, section_id: int = 0) -> PlexItem:
         user_rating=_float(attrib.get("userRating")),
         year=_int(attrib.get("year")) or None,
         content_rating=attrib.get("contentRating") or None,
-        genres=tags["Genre"],
-        actors=tags["Role"],
+        genres=genres,
+        actors=actors,
         actor_thumbs=thumbs,
-        collections=tags["Collection"],
+        collections=collections,
         locked=locked,
         files=files,
         updated_at=_int(attrib.get("updatedAt")),

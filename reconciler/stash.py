@@ -12,6 +12,7 @@ criteria as text: `>` , `=` and `BETWEEN` (both ends included) in `getTimestampW
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from gql import Client, GraphQLRequest
+from gql import Client, GraphQLRequest, gql
 from gql.transport.exceptions import (
     TransportConnectionFailed,
     TransportError,
@@ -200,44 +201,66 @@ def _utf8_unless_declared(response: requests.Response, *args: Any, **kwargs: Any
         response.encoding = "utf-8"
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed(query: str) -> GraphQLRequest:
+    """A GraphQL document parsed once: a full pass sends the same `FindScenes` for each page."""
+    return gql(query)
+
+
 def scene_from_graphql(data: dict[str, Any]) -> Scene:
-    """A `Scene` from one entry of `findScenes.scenes`."""
-    studio = data.get("studio") or {}
-    paths = data.get("paths") or {}
+    """A `Scene` from one entry of `findScenes.scenes` (each list walked once: a full pass
+    turns every scene of the library into one)."""
+    get = data.get
+    studio = get("studio") or {}
+    names: list[str] = []
+    images: dict[str, str] = {}
+    performer_ids: list[str] = []
+    for performer in get("performers") or ():
+        name = performer.get("name")
+        if name:
+            names.append(name)
+            image = performer.get("image_path")
+            if image:
+                images[name] = image
+        if "id" in performer:
+            performer_ids.append(str(performer["id"]))
+    tags: list[str] = []
+    tag_ids: list[str] = []
+    for tag in get("tags") or ():
+        name = tag.get("name")
+        if name:
+            tags.append(name)
+        if "id" in tag:
+            tag_ids.append(str(tag["id"]))
+    performer_ids.sort()
+    tag_ids.sort()
+    studio_id = studio.get("id")
     return Scene(
-        id=str(data["id"]),
-        updated_at=data.get("updated_at") or "",
-        title=data.get("title"),
-        details=data.get("details"),
-        date=data.get("date"),
-        rating100=data.get("rating100"),
-        studio=studio.get("name"),
-        performers=[p["name"] for p in data.get("performers") or [] if p.get("name")],
-        performer_images={
-            p["name"]: p["image_path"]
-            for p in data.get("performers") or []
-            if p.get("name") and p.get("image_path")
-        },
-        tags=[t["name"] for t in data.get("tags") or [] if t.get("name")],
-        files=[f["path"] for f in data.get("files") or [] if f.get("path")],
-        screenshot=paths.get("screenshot"),
-        code=data.get("code"),
-        parent_studio=(studio.get("parent_studio") or {}).get("name"),
-        groups=[
-            g["group"]["name"]
-            for g in data.get("groups") or []
-            if (g.get("group") or {}).get("name")
-        ],
-        organized=bool(data.get("organized")),
-        urls=[u for u in data.get("urls") or [] if u],
-        stash_ids=[
+        str(data["id"]),
+        get("updated_at") or "",
+        get("title"),
+        get("details"),
+        get("date"),
+        get("rating100"),
+        studio.get("name"),
+        names,
+        images,
+        tags,
+        [f["path"] for f in get("files") or () if f.get("path")],
+        (get("paths") or {}).get("screenshot"),
+        get("code"),
+        (studio.get("parent_studio") or {}).get("name"),
+        [g["group"]["name"] for g in get("groups") or () if (g.get("group") or {}).get("name")],
+        bool(get("organized")),
+        [u for u in get("urls") or () if u],
+        [
             f"{s.get('endpoint', '')}#{s['stash_id']}"
-            for s in data.get("stash_ids") or []
+            for s in get("stash_ids") or ()
             if s.get("stash_id")
         ],
-        studio_id=str(studio["id"]) if studio.get("id") is not None else None,
-        performer_ids=sorted(str(p["id"]) for p in data.get("performers") or [] if "id" in p),
-        tag_ids=sorted(str(t["id"]) for t in data.get("tags") or [] if "id" in t),
+        str(studio_id) if studio_id is not None else None,
+        performer_ids,
+        tag_ids,
     )
 
 
@@ -335,8 +358,8 @@ class StashClient:
 
     def execute(self, query: str, variables: dict[str, Any], action: str) -> dict[str, Any]:
         """Run one GraphQL document; `action` says what for, in error messages."""
-        request = GraphQLRequest(query, variable_values=variables)
         try:
+            request = GraphQLRequest(_parsed(query), variable_values=variables)
             return self._gql().execute(request)
         except Exception as exc:
             raise translate_stash_error(exc, action, self.config.url) from None
@@ -349,13 +372,19 @@ class StashClient:
         self, kind: str, variables: dict[str, Any], action: str
     ) -> tuple[list[Any], int]:
         """One page of a find query: rows (scenes as `Scene`) and the total count."""
+        rows, count = self._find_rows(kind, variables, action)
+        if kind == "scenes":
+            rows = [scene_from_graphql(row) for row in rows]
+        return rows, count
+
+    def _find_rows(
+        self, kind: str, variables: dict[str, Any], action: str
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of a find query as Stash answered it: rows and the total count."""
         query = FIND_SCENES if kind == "scenes" else FIND_OBJECTS[kind]
         name = f"Find{kind.title()}"
         data = self.execute(query, variables, f"{action} (query {name})")[f"find{kind.title()}"]
-        rows = data[kind]
-        if kind == "scenes":
-            rows = [scene_from_graphql(row) for row in rows]
-        return rows, data["count"]
+        return data[kind], data["count"]
 
     def _object_filter(self, kind: str, criteria: dict[str, Any]) -> dict[str, Any]:
         return {"scene_filter" if kind == "scenes" else "object_filter": criteria}
@@ -363,24 +392,33 @@ class StashClient:
     def scenes_by_id(
         self, scene_filter: dict[str, Any] | None = None, per_page: int = PAGE_SIZE
     ) -> Iterator[tuple[list[Scene], int]]:
+        """Pages of scenes in `id` order (see `scene_rows_by_id`), as `Scene`s."""
+        for rows, total in self.scene_rows_by_id(scene_filter, per_page):
+            yield [scene_from_graphql(row) for row in rows], total
+
+    def scene_rows_by_id(
+        self, scene_filter: dict[str, Any] | None = None, per_page: int = PAGE_SIZE
+    ) -> Iterator[tuple[list[dict[str, Any]], int]]:
         """Pages of scenes in `id` order, each page asked for as "`id` greater than the last
         one read" (keyset): `id` never moves, so edits and deletions during the walk skip
-        nothing. Yields each page with the count of the first answer."""
+        nothing. Yields each page as Stash answered it (`scene_from_graphql` makes `Scene`s
+        of its rows) with the count of the first answer; the full sweep turns the rows into
+        scenes while the next page is being asked for."""
         last, total = 0, None
         while True:
             criteria = {**(scene_filter or {}), "id": {"value": last, "modifier": "GREATER_THAN"}}
             paging = {"page": 1, "per_page": per_page, "sort": "id", "direction": "ASC"}
-            scenes, count = self._find(
+            rows, count = self._find_rows(
                 "scenes",
                 {"filter": paging, "scene_filter": criteria},
                 f"reading scenes after id {last}",
             )
             total = count if total is None else total
-            if scenes:
-                yield scenes, total
-            if len(scenes) < per_page:
+            if rows:
+                yield rows, total
+            if len(rows) < per_page:
                 return
-            last = int(scenes[-1].id)
+            last = int(rows[-1]["id"])
 
     def all_scenes(
         self, scene_filter: dict[str, Any] | None = None, per_page: int = PAGE_SIZE

@@ -534,6 +534,15 @@ class Store:
         except (pw.OperationalError, pw.DatabaseError, sqlite3.DatabaseError) as exc:
             raise _translate(self.path, exc) from None
 
+    @contextmanager
+    def reading_sql(self) -> Iterator[None]:
+        """`reading` for plain SQL: no models to bind (binding them all costs more than the
+        statement when a sweep reads states page by page)."""
+        try:
+            yield
+        except (pw.OperationalError, pw.DatabaseError, sqlite3.DatabaseError) as exc:
+            raise _translate(self.path, exc) from None
+
     # -- queue ---------------------------------------------------------------
 
     def enqueue(self, scene_id: str, payload: dict[str, Any], now: float | None = None) -> None:
@@ -973,7 +982,7 @@ class Store:
         key = columns.index(model._meta.fields["scene_id"].column_name)
         selected = ", ".join(f'"{column}"' for column in columns)
         found: dict[str, Any] = {}
-        with self.reading():
+        with self.reading_sql():
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 sql = (
@@ -1006,31 +1015,38 @@ class Store:
         self, scene_ids: Iterable[str], states: dict[str, SyncState] | None = None
     ) -> dict[str, dict[int, ItemState]]:
         """Every Plex item each scene was written to, by ratingKey (its first one included;
-        taken from `states` when the caller has just read them with `scene_states`)."""
+        taken from `states` when the caller has just read them with `scene_states`).
+
+        Plain SQL and tuples, as `_records_by_scene`: a sweep asks for every page."""
         ids = [str(s) for s in scene_ids]
+        if states is None:
+            states = self.scene_states(ids)
         found: dict[str, dict[int, ItemState]] = {}
-        with self.reading():
+        for scene_id in ids:
+            state = states.get(scene_id)
+            if state is not None and state.rating_key is not None:
+                found[scene_id] = {
+                    state.rating_key: ItemState(
+                        scene_id,
+                        state.rating_key,
+                        state.plex_updated_at,
+                        state.plex_fingerprint,
+                        state.poster_source,
+                        state.poster_hash,
+                    )
+                }
+        if "scene_item" not in self._tables:
+            return found
+        selected = ", ".join(f'"{f.name}"' for f in fields(ItemState))
+        with self.reading_sql():
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
-                if states is None:
-                    query = SceneState.select().where(
-                        SceneState.scene_id.in_(chunk) & SceneState.rating_key.is_null(False)
-                    )
-                    firsts = [_record(ItemState, row) for row in query]
-                else:
-                    firsts = [
-                        ItemState(**{f.name: getattr(states[i], f.name) for f in fields(ItemState)})
-                        for i in chunk
-                        if i in states and states[i].rating_key is not None
-                    ]
-                for first in firsts:
-                    found.setdefault(first.scene_id, {})[first.rating_key] = first
-                if "scene_item" not in self._tables:
-                    continue
-                for row in SceneItem.select().where(SceneItem.scene_id.in_(chunk)):
-                    found.setdefault(row.scene_id, {}).setdefault(
-                        row.rating_key, _record(ItemState, row)
-                    )
+                sql = (
+                    f'SELECT {selected} FROM "{SceneItem._meta.table_name}" '
+                    f'WHERE "scene_id" IN ({", ".join("?" * len(chunk))})'
+                )
+                for row in self.db.execute_sql(sql, chunk):
+                    found.setdefault(row[0], {}).setdefault(row[1], ItemState(*row))
         return found
 
     def ask_scan(self, folder: str, now: float, every: float) -> bool:

@@ -3,6 +3,7 @@ sweep leaves the last complete Plex picture in place."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator
 
@@ -118,3 +119,36 @@ def test_a_sweep_that_fails_midway_keeps_the_last_complete_plex_picture(tmp_path
         assert app.catalog.index.lookup("/media/new.mp4") == []
     finally:
         app.close()
+
+
+def test_the_cycle_collector_is_back_on_after_a_sweep_that_completes_or_fails(tmp_path, servers):
+    """The sweep pauses Python's cycle collector; a daemon left without it would keep every
+    reference cycle it makes from then on."""
+    stash, plex = servers
+    app = make_app(tmp_path, stash, plex)
+    paused_during = []
+    stash_handle = stash.handle
+
+    def stash_side(request):
+        paused_during.append(not gc.isenabled())
+        return stash_handle(request)
+
+    stash.handle = stash_side
+    try:
+        assert gc.isenabled()
+        app.engine.sweep()
+        assert gc.isenabled()
+        stash.inject(status=400, count=100, path_prefix="/graphql", skip=5)
+        with pytest.raises(StashplexError):
+            app.engine.sweep()
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            stash.clear_faults()
+            app.engine.sweep()
+            assert not gc.isenabled()  # as the caller had it
+        finally:
+            gc.enable()
+    finally:
+        app.close()
+    assert any(paused_during)
