@@ -102,9 +102,9 @@ class PathIndex:
     def lookup_key(self, key: str) -> list[tuple[int, int]]:
         """`lookup` for a path already in normal form (`path_key`, as `PathMap.to_plex` gives)."""
         holders = self._by_path.get(key)
-        if not holders:
-            return []
-        return holders[:] if len(holders) == 1 else sorted(set(holders))
+        if isinstance(holders, int):
+            return [_unpack(holders)]
+        return _found(holders)
 
     def lookup_name(self, name: str) -> list[tuple[int, int]]:
         """(ratingKey, section id) of every item holding a file of this name, in any folder."""
