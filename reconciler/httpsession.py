@@ -17,9 +17,16 @@ from requests.utils import select_proxy
 
 from reconciler.keepalive import KeptConnection
 
-# a character urllib3 would percent-encode in a request target, or a "%" it would re-encode
-# (not followed by two upper-case hex digits): such a target is not yet as it goes on the wire
-_NOT_ON_THE_WIRE = re.compile(r"[^A-Za-z0-9._~!$&'()*+,;=:@/?%-]|%(?![0-9A-F]{2})")
+# a target made only of characters urllib3 leaves as they are, with no "%" it would re-encode
+# (not followed by two upper-case hex digits), is as it goes on the wire; two scans, each a
+# tight loop in C, take a fraction of one alternation tried at every character
+_WIRE_CHARACTERS = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@/?%-]*")
+_LONE_PERCENT = re.compile(r"%(?![0-9A-F]{2})")
+
+
+def on_the_wire(target: str) -> bool:
+    """Whether urllib3 would send `target` unchanged (nothing left to percent-encode)."""
+    return _WIRE_CHARACTERS.fullmatch(target) is not None and not _LONE_PERCENT.search(target)
 
 
 class ConfiguredSession(requests.Session):
@@ -101,7 +108,7 @@ class ConfiguredSession(requests.Session):
         elif method not in ("GET", "HEAD"):
             merged["Content-Length"] = "0"
         target = url[url.index(netloc) + len(netloc):] or "/"
-        if _NOT_ON_THE_WIRE.search(target):
+        if not on_the_wire(target):
             return self.request(
                 method, url, headers=headers, data=data, timeout=timeout,
                 allow_redirects=allow_redirects,

@@ -1,16 +1,18 @@
 """One kept-alive HTTP connection to one server, for requests whose target is already encoded.
 
-requests' path around a request (its adapter, urllib3's pool and its re-encoding of the
-target, the `Response` it builds from a stream) cost more than the request itself in a cold
-pass: three requests an item. This sends on one `urllib3.connection.HTTPConnection`
-(`request()` / `getresponse()`, urllib3 2.x's public API), the same class and calls urllib3's
-pool would use, so the bytes on the wire are the same and vcrpy, which patches that class,
+requests' path around a request (its adapter, urllib3's pool and connection wrappers and its
+re-encoding of the target, the `Response` it builds from a stream) cost more than the request
+itself in a cold pass: three requests an item. This sends on one `http.client.HTTPConnection`
+(the standard library's public API, which urllib3's connection extends): the request goes
+out with the same request line, headers and body as requests sends (`test_httpsession.py`
+compares the bytes), TCP_NODELAY set as urllib3 sets it, and vcrpy, which patches that class,
 still sees every request. What requests raises for each failure is raised here too (see
 `_failure` and `_body_failure`), so the clients translate errors at their boundary as before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import socket
@@ -18,32 +20,51 @@ import threading
 from collections.abc import Mapping
 
 import requests
-import urllib3.connection
-import urllib3.exceptions
+import urllib3
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
+from urllib3.util import wait_for_read
 
 
-def _failure(exc: BaseException) -> requests.RequestException:
-    """What requests raises for `exc`, met before the answer's headers were read (requests
-    retries nothing: urllib3 gives up on a connect error, re-raises a read error)."""
-    if isinstance(exc, urllib3.exceptions.NewConnectionError):
-        return requests.exceptions.ConnectionError(exc)
-    if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
-        return requests.exceptions.ConnectTimeout(exc)
-    if isinstance(exc, socket.timeout | urllib3.exceptions.ReadTimeoutError):
+def _failure(exc: BaseException, answering: bool) -> requests.RequestException:
+    """What requests raises for `exc`, met before the answer's headers were read: urllib3
+    retries nothing (requests' default), gives up on a connect error and re-raises a read
+    error; a timeout is a ReadTimeout only while waiting for the answer (`answering`)."""
+    if answering and isinstance(exc, TimeoutError):
         return requests.exceptions.ReadTimeout(exc)
     return requests.exceptions.ConnectionError(exc)
 
 
 def _body_failure(exc: BaseException) -> requests.RequestException:
     """What requests raises for `exc`, met while reading the answer's body
-    (`Response.iter_content`)."""
+    (`Response.iter_content`: a timeout there is a ConnectionError, a cut body a
+    ChunkedEncodingError, an undecodable one a ContentDecodingError)."""
     if isinstance(exc, urllib3.exceptions.DecodeError):
         return requests.exceptions.ContentDecodingError(exc)
-    if isinstance(exc, urllib3.exceptions.ReadTimeoutError | socket.timeout):
+    if isinstance(exc, TimeoutError):
         return requests.exceptions.ConnectionError(exc)
     return requests.exceptions.ChunkedEncodingError(exc)
+
+
+def _headers(pairs: list[tuple[str, str]]) -> CaseInsensitiveDict:
+    """The answer's headers as requests holds them: a repeated header's values joined by
+    ", " (as urllib3's `HTTPHeaderDict` joins them)."""
+    headers: CaseInsensitiveDict = CaseInsensitiveDict()
+    for name, value in pairs:
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+def _decoded(content: bytes, headers: Mapping[str, str]) -> bytes:
+    """The body decoded as urllib3 decodes it, when the server compressed it (requests asks
+    for gzip and deflate)."""
+    coding = headers.get("Content-Encoding", "").strip().lower()
+    if not content or coding in ("", "identity"):
+        return content
+    return urllib3.response.HTTPResponse(
+        body=io.BytesIO(content), headers=dict(headers), decode_content=True,
+        preload_content=True,
+    ).data
 
 
 class KeptConnection:
@@ -55,7 +76,7 @@ class KeptConnection:
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self._connection: urllib3.connection.HTTPConnection | None = None
+        self._connection: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
 
     def busy(self) -> bool:
@@ -63,20 +84,36 @@ class KeptConnection:
 
     def close(self) -> None:
         with self._lock:
-            if self._connection is not None:
-                self._connection.close()
+            self._drop()
 
-    def _ready(self, timeout: float | None) -> urllib3.connection.HTTPConnection:
+    def _drop(self) -> None:
+        """Forget the connection (a request failed on it): the next request opens a new one."""
+        if self._connection is not None:
+            self._connection.close()
+
+    def _ready(self, timeout: float | None) -> http.client.HTTPConnection:
         connection = self._connection
         if connection is None:
             # looked up on the module each time: a patched class (vcrpy's) is then used
-            connection = urllib3.connection.HTTPConnection(self.host, self.port)
+            connection = http.client.HTTPConnection(self.host, self.port)
             self._connection = connection
-        elif connection.sock is not None and not connection.is_connected:
+        elif connection.sock is not None and wait_for_read(connection.sock, timeout=0.0):
+            # readable while idle: the server closed it (or sent what nobody asked for)
             connection.close()
         connection.timeout = timeout
         if connection.sock is None:
-            connection.connect()
+            try:
+                connection.connect()
+            except TimeoutError as exc:
+                raise requests.exceptions.ConnectTimeout(exc) from exc
+            except OSError as exc:
+                raise requests.exceptions.ConnectionError(exc) from exc
+            if hasattr(connection.sock, "setsockopt"):
+                # as urllib3 sets it: headers and body in separate writes must not wait for
+                # an ACK (Nagle against delayed ACKs holds each request back ~40 ms)
+                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        else:
+            connection.sock.settimeout(timeout)
         return connection
 
     def send(
@@ -88,32 +125,35 @@ class KeptConnection:
         body: bytes | None,
         timeout: float | None,
     ) -> requests.Response:
-        """Send `method target` (target as it goes on the wire) and read the whole answer,
+        """Send `method target` (the target as it goes on the wire) and read the whole answer,
         as a `requests.Response` for `url`. Raises what requests would raise."""
         with self._lock:
+            step = "request"
             try:
                 connection = self._ready(timeout)
-                connection.request(method, target, body=body, headers=headers,
-                                   preload_content=False)
+                # as urllib3: the server may have answered (a 4xx, say) before it hung up
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    connection.request(method, target, body=body, headers=headers)
+                step = "answer"
                 answer = connection.getresponse()
-            except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
-                self._drop()
-                raise _failure(exc) from exc
-            try:
+                step = "body"
                 content = answer.read()
-            except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
+            except requests.RequestException:
                 self._drop()
-                raise _body_failure(exc) from exc
+                raise
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop()
+                if step == "body":
+                    raise _body_failure(exc) from exc
+                raise _failure(exc, answering=step == "answer") from exc
         response = requests.Response()
         response.status_code = answer.status
-        response.headers = CaseInsensitiveDict(answer.headers)
+        response.headers = _headers(answer.getheaders())
         response.encoding = get_encoding_from_headers(response.headers)
         response.reason = answer.reason
         response.url = url
-        response.raw = io.BytesIO(content)
+        try:
+            response.raw = io.BytesIO(_decoded(content, response.headers))
+        except urllib3.exceptions.DecodeError as exc:
+            raise _body_failure(exc) from exc
         return response
-
-    def _drop(self) -> None:
-        """Forget a connection a request failed on: the next request opens a new one."""
-        if self._connection is not None:
-            self._connection.close()
