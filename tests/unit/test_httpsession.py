@@ -102,3 +102,45 @@ def test_a_target_not_yet_encoded_is_encoded_as_requests_would(capture):
     session.request("PUT", url, headers={"X-Plex-Token": "t"})
     session.send_encoded("PUT", url, headers={"X-Plex-Token": "t"})
     assert seen[1] == seen[0] and b"genre%5B0%5D" in seen[0]
+
+
+class _Redirecting(socketserver.BaseRequestHandler):
+    """Sends `/old` on to `/new` (307), answers anything else; keeps each request line."""
+
+    lines: list[bytes] = []
+
+    def handle(self) -> None:
+        stream = self.request.makefile("rb")
+        while True:
+            line = stream.readline()
+            if not line:
+                return
+            self.lines.append(line.strip())
+            while stream.readline() not in (b"\r\n", b""):
+                pass
+            if line.split()[1].startswith(b"/old"):
+                self.request.sendall(
+                    b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /new?b=2\r\n"
+                    b"Content-Length: 0\r\n\r\n"
+                )
+            else:
+                self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+
+def test_a_redirected_write_is_followed_as_requests_follows_it():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Redirecting)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        answers = []
+        for send in ("request", "send_encoded"):
+            _Redirecting.lines = []
+            answer = getattr(ConfiguredSession(True, base), send)("PUT", f"{base}/old?a=1")
+            answers.append((answer.status_code, answer.url, answer.text,
+                            [r.status_code for r in answer.history], _Redirecting.lines))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answers[1] == answers[0]
+    assert answers[0][3] == [307] and answers[0][4][-1] == b"PUT /new?b=2 HTTP/1.1"
