@@ -102,6 +102,10 @@ def test_a_target_not_yet_encoded_is_encoded_as_requests_would(capture):
     session.request("PUT", url, headers={"X-Plex-Token": "t"})
     session.send_encoded("PUT", url, headers={"X-Plex-Token": "t"})
     assert seen[1] == seen[0] and b"genre%5B0%5D" in seen[0]
+    lone = f"{base}/library/sections/1/all?title.value=50%&summary.value=%2c"
+    session.request("PUT", lone, headers={"X-Plex-Token": "t"})
+    session.send_encoded("PUT", lone, headers={"X-Plex-Token": "t"})
+    assert seen[3] == seen[2] and b"50%25" in seen[2]
 
 
 class _Redirecting(socketserver.BaseRequestHandler):
