@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 from collections.abc import Mapping
@@ -39,6 +40,8 @@ class ConfiguredSession(requests.Session):
     def __init__(self, verify: bool | str = True, base_url: str | None = None) -> None:
         super().__init__()
         self._kept: dict[str, KeptConnection | None] = {}
+        # taken now, before any thread of stashplex's runs (see `KeptConnection`)
+        self._connection_class = http.client.HTTPConnection
         # a server on plain HTTP has no certificate to check: the environment's bundle would
         # only cost a stat() of its path on every request
         plain = base_url is not None and base_url.lower().startswith("http://")
@@ -168,7 +171,11 @@ class ConfiguredSession(requests.Session):
             and self.cert is None
             and type(self.get_adapter(url)) is HTTPAdapter
         )
-        kept = KeptConnection(parts.hostname, parts.port or 80) if direct else None
+        kept = (
+            KeptConnection(parts.hostname, parts.port or 80, self._connection_class)
+            if direct
+            else None
+        )
         self._kept[netloc] = kept
         return kept
 

@@ -67,15 +67,27 @@ def _decoded(content: bytes, headers: Mapping[str, str]) -> bytes:
     ).data
 
 
+_STANDARD = http.client.HTTPConnection
+
+
 class KeptConnection:
     """Requests to `host:port` over plain HTTP, one at a time, on a connection kept open.
 
     A connection the server closed (after `Connection: close`, or idle) is noticed before
     the next request and opened again, as urllib3's pool does; nothing is ever re-sent.
+
+    `made_with` is the connection class in effect when the session was made. A class patched
+    in later (vcrpy's, while a cassette is in use) replaces it at the next request; while the
+    standard class shows, the connection in hand is kept: vcrpy puts the standard class back
+    for a moment each time it sends a request it records, from whichever thread sent it,
+    and a connection made in that moment would never be recorded.
     """
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(
+        self, host: str, port: int, made_with: type[http.client.HTTPConnection] = _STANDARD
+    ) -> None:
         self.host, self.port = host, port
+        self._made_with = made_with
         self._connection: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
 
@@ -93,9 +105,12 @@ class KeptConnection:
 
     def _ready(self, timeout: float | None) -> http.client.HTTPConnection:
         connection = self._connection
-        if connection is None:
-            # looked up on the module each time: a patched class (vcrpy's) is then used
-            connection = http.client.HTTPConnection(self.host, self.port)
+        patched = http.client.HTTPConnection
+        patched = None if patched is _STANDARD else patched
+        if connection is None or (patched is not None and type(connection) is not patched):
+            if connection is not None:
+                connection.close()
+            connection = (patched or self._made_with)(self.host, self.port)
             self._connection = connection
         elif connection.sock is not None and wait_for_read(connection.sock, timeout=0.0):
             # readable while idle: the server closed it (or sent what nobody asked for)

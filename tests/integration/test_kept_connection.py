@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 import vcr
+import vcr.patch
 import yaml
 
 from reconciler.config import PlexConfig
@@ -169,6 +170,23 @@ def test_vcrpy_records_every_write_and_upload(plex, tmp_path):
     assert ("PUT", f"{plex.url}/library/sections/1/all") in methods
     assert ("POST", f"{plex.url}/library/metadata/{rating_key}/posters") in methods
     assert plex.item(rating_key).title == "Recorded"
+
+
+def test_a_write_made_while_vcrpy_records_from_another_thread_is_recorded(plex, tmp_path):
+    """vcrpy puts the standard connection classes back for a moment around each request it
+    records, for every thread: a connection made in that moment must still be its own."""
+    rating_key = plex.add_item("Adult", FILE)
+    cassette = tmp_path / "race.yaml"
+
+    with vcr.use_cassette(str(cassette), record_mode="all"):
+        client = client_for(plex.url)
+        item = client.fetch_items([rating_key])[rating_key]
+        with vcr.patch.force_reset():  # as while the cover thread's request is recorded
+            client.write(item, Edit([FieldChange("title", item.title, "Raced")]))
+
+    recorded = yaml.safe_load(cassette.read_text())["interactions"]
+    assert [i["request"]["method"] for i in recorded].count("PUT") == 1
+    assert plex.item(rating_key).title == "Raced"
 
 
 # -- the same failure, the same exception as requests' own path --------------------------
