@@ -92,13 +92,14 @@ class ConfiguredSession(requests.Session):
         one at a time: a request made while it is busy goes the usual way). Anything else
         goes the usual way: HTTPS keeps requests' certificate handling as it is.
         """
-        netloc = url.split("/", 3)[2] if "://" in url else ""
+        parts = url.split("/", 3)
+        netloc = parts[2] if "://" in url else ""
         if (
             self.trust_env
             or self.auth is not None
             or self.params
             or len(self.cookies)
-            or ("@" in netloc)
+            or any(mark in netloc for mark in "@?#")
         ):
             return self.request(
                 method, url, headers=headers, data=data, timeout=timeout,
@@ -110,7 +111,7 @@ class ConfiguredSession(requests.Session):
             merged["Content-Length"] = str(len(data))
         elif method not in ("GET", "HEAD"):
             merged["Content-Length"] = "0"
-        target = url[url.index(netloc) + len(netloc):] or "/"
+        target = f"/{parts[3]}" if len(parts) > 3 else "/"
         if not on_the_wire(target):
             return self.request(
                 method, url, headers=headers, data=data, timeout=timeout,

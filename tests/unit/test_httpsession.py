@@ -148,3 +148,11 @@ def test_a_redirected_write_is_followed_as_requests_follows_it():
         server.server_close()
     assert answers[1] == answers[0]
     assert answers[0][3] == [307] and answers[0][4][-1] == b"PUT /new?b=2 HTTP/1.1"
+
+
+def test_a_url_without_a_path_keeps_its_query(capture):
+    base, seen = capture
+    session = ConfiguredSession(True, base)
+    session.request("PUT", f"{base}?a=2", headers={"X-Plex-Token": "t"})
+    session.send_encoded("PUT", f"{base}?a=2", headers={"X-Plex-Token": "t"})
+    assert seen[0].startswith(b"PUT /?a=2 HTTP/1.1\r\n") and seen[1] == seen[0]
