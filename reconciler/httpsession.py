@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
-from requests.cookies import RequestsCookieJar
+from requests.cookies import MockRequest, MockResponse, RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
 from requests.utils import select_proxy
 
@@ -119,7 +119,12 @@ class ConfiguredSession(requests.Session):
             )
         kept = self._kept_for(url, netloc)
         if kept is not None and not self.hooks["response"] and not kept.busy():
-            response = kept.send(method, target, url, merged, data, timeout)
+            response, message = kept.send(method, target, url, merged, data, timeout)
+            if message.get_all("Set-Cookie") or message.get_all("Set-Cookie2"):
+                # kept as `Session.send` keeps them (and sent on: the next request goes the
+                # usual way)
+                request = self._prepared(method, url, merged, data)
+                self.cookies.extract_cookies(MockResponse(message), MockRequest(request))
             if allow_redirects and response.is_redirect:
                 return self._follow(response, self._prepared(method, url, merged, data), timeout)
             return response

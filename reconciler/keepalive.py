@@ -139,9 +139,10 @@ class KeptConnection:
         headers: Mapping[str, str],
         body: bytes | None,
         timeout: float | None,
-    ) -> requests.Response:
+    ) -> tuple[requests.Response, http.client.HTTPMessage]:
         """Send `method target` (the target as it goes on the wire) and read the whole answer,
-        as a `requests.Response` for `url`. Raises what requests would raise."""
+        as a `requests.Response` for `url` and the headers as http.client parsed them (for a
+        cookie jar). Raises what requests would raise."""
         with self._lock:
             step = "request"
             try:
@@ -171,4 +172,4 @@ class KeptConnection:
             response.raw = io.BytesIO(_decoded(content, response.headers))
         except urllib3.exceptions.DecodeError as exc:
             raise _body_failure(exc) from exc
-        return response
+        return response, answer.msg

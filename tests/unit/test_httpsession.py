@@ -3,6 +3,7 @@ only, and a write sent as already encoded goes out as requests would send it."""
 
 from __future__ import annotations
 
+import gzip
 import re
 import socketserver
 import threading
@@ -156,3 +157,48 @@ def test_a_url_without_a_path_keeps_its_query(capture):
     session.request("PUT", f"{base}?a=2", headers={"X-Plex-Token": "t"})
     session.send_encoded("PUT", f"{base}?a=2", headers={"X-Plex-Token": "t"})
     assert seen[0].startswith(b"PUT /?a=2 HTTP/1.1\r\n") and seen[1] == seen[0]
+
+
+class _Answers(socketserver.BaseRequestHandler):
+    """Answers `/cookie` with a cookie, `/gzip` with a compressed body, anything else plainly."""
+
+    def handle(self) -> None:
+        stream = self.request.makefile("rb")
+        while True:
+            line = stream.readline()
+            if not line:
+                return
+            while stream.readline() not in (b"\r\n", b""):
+                pass
+            path = line.split()[1]
+            body, extra = b"<MediaContainer size='0'/>", b""
+            if path.startswith(b"/cookie"):
+                extra = b"Set-Cookie: crumb=abc; Path=/\r\n"
+            elif path.startswith(b"/gzip"):
+                body, extra = gzip.compress(body), b"Content-Encoding: gzip\r\n"
+            self.request.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n%sContent-Length: %d\r\n\r\n%s"
+                % (extra, len(body), body)
+            )
+
+
+@pytest.fixture
+def answers():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Answers)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_answer_s_cookie_and_compression_are_taken_as_requests_takes_them(answers):
+    results = []
+    for send in ("request", "send_encoded"):
+        session = ConfiguredSession(True, answers)
+        unzipped = getattr(session, send)("PUT", f"{answers}/gzip?a=1")
+        getattr(session, send)("PUT", f"{answers}/cookie?a=1")
+        results.append((unzipped.content, unzipped.text, session.cookies.get("crumb")))
+    assert results[1] == results[0] == (
+        b"<MediaContainer size='0'/>", "<MediaContainer size='0'/>", "abc"
+    )
