@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from requests.cookies import RequestsCookieJar
-from requests.sessions import merge_setting
+from requests.adapters import HTTPAdapter
+from requests.cookies import MockRequest, MockResponse, RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
+from requests.utils import select_proxy
 
-# a character urllib3 would percent-encode in a request target, or a "%" it would re-encode
-# (not followed by two upper-case hex digits): such a target is not yet as it goes on the wire
-_NOT_ON_THE_WIRE = re.compile(r"[^A-Za-z0-9._~!$&'()*+,;=:@/?%-]|%(?![0-9A-F]{2})")
+from reconciler.keepalive import KeptConnection
+
+# a target made only of characters urllib3 leaves as they are, with no "%" it would re-encode
+# (not followed by two upper-case hex digits), is as it goes on the wire; two scans, each a
+# tight loop in C, take a fraction of one alternation tried at every character
+_WIRE_CHARACTERS = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@/?%-]*")
+_LONE_PERCENT = re.compile(r"%(?![0-9A-F]{2})")
+
+
+def on_the_wire(target: str) -> bool:
+    """Whether urllib3 would send `target` unchanged (nothing left to percent-encode)."""
+    return _WIRE_CHARACTERS.fullmatch(target) is not None and not _LONE_PERCENT.search(target)
 
 
 class ConfiguredSession(requests.Session):
@@ -27,6 +39,9 @@ class ConfiguredSession(requests.Session):
 
     def __init__(self, verify: bool | str = True, base_url: str | None = None) -> None:
         super().__init__()
+        self._kept: dict[str, KeptConnection | None] = {}
+        # taken now, before any thread of stashplex's runs (see `KeptConnection`)
+        self._connection_class = http.client.HTTPConnection
         # a server on plain HTTP has no certificate to check: the environment's bundle would
         # only cost a stat() of its path on every request
         plain = base_url is not None and base_url.lower().startswith("http://")
@@ -50,6 +65,12 @@ class ConfiguredSession(requests.Session):
             settings["verify"] = self.verify
         return settings
 
+    def close(self) -> None:
+        for kept in self._kept.values():
+            if kept is not None:
+                kept.close()
+        super().close()
+
     def send_encoded(
         self,
         method: str,
@@ -57,38 +78,119 @@ class ConfiguredSession(requests.Session):
         headers: Mapping[str, str] | None = None,
         data: bytes | None = None,
         timeout: float | None = None,
+        allow_redirects: bool = True,
     ) -> requests.Response:
         """Send `url`, already percent-encoded, as it is, with the headers and body
         `Session.request` would send.
 
-        `Session.request` parses and re-quotes every URL, character by character: for a
-        long edit that is most of the request's cost. A session that reads no environment
-        (built with a `base_url`), holds no cookies and has no auth has nothing else to add,
-        so the request is prepared here; any other session goes the usual way.
+        `Session.request` parses and re-quotes every URL, character by character, and
+        requests' adapter and urllib3's pool around each request cost more than the request:
+        for the cold pass's edits, uploads and cover downloads that was most of their cost. A
+        session that reads no environment (built with a `base_url`), holds no cookies and has
+        no auth has nothing else to add, so the request is prepared here and, to a plain-HTTP
+        server without a proxy, sent on a kept-alive connection of its own (`KeptConnection`;
+        one at a time: a request made while it is busy goes the usual way). Anything else
+        goes the usual way: HTTPS keeps requests' certificate handling as it is.
         """
-        netloc = url.split("/", 3)[2] if "://" in url else ""
+        parts = url.split("/", 3)
+        netloc = parts[2] if "://" in url else ""
         if (
             self.trust_env
             or self.auth is not None
             or self.params
             or len(self.cookies)
-            or ("@" in netloc)
+            or any(mark in netloc for mark in "@?#")
         ):
-            return self.request(method, url, headers=headers, data=data, timeout=timeout)
-        request = requests.PreparedRequest()
-        request.method = method.upper()
-        request.url = url
-        request.headers = CaseInsensitiveDict(
-            merge_setting(headers, self.headers, dict_class=CaseInsensitiveDict)
-        )
-        request.body = data
+            return self.request(
+                method, url, headers=headers, data=data, timeout=timeout,
+                allow_redirects=allow_redirects,
+            )
+        method = method.upper()
+        merged = _merged(self.headers, headers)
         if data is not None:
-            request.headers["Content-Length"] = str(len(data))
-        elif request.method not in ("GET", "HEAD"):
-            request.headers["Content-Length"] = "0"
+            merged["Content-Length"] = str(len(data))
+        elif method not in ("GET", "HEAD"):
+            merged["Content-Length"] = "0"
+        target = f"/{parts[3]}" if len(parts) > 3 else "/"
+        if not on_the_wire(target):
+            return self.request(
+                method, url, headers=headers, data=data, timeout=timeout,
+                allow_redirects=allow_redirects,
+            )
+        kept = self._kept_for(url, netloc)
+        if kept is not None and not self.hooks["response"] and not kept.busy():
+            response, message = kept.send(method, target, url, merged, data, timeout)
+            if message.get_all("Set-Cookie") or message.get_all("Set-Cookie2"):
+                # kept as `Session.send` keeps them (and sent on: the next request goes the
+                # usual way)
+                request = self._prepared(method, url, merged, data)
+                self.cookies.extract_cookies(MockResponse(message), MockRequest(request))
+            if allow_redirects and response.is_redirect:
+                return self._follow(response, self._prepared(method, url, merged, data), timeout)
+            return response
+        return self.send(
+            self._prepared(method, url, merged, data),
+            timeout=timeout,
+            proxies=dict(self.proxies),
+            allow_redirects=allow_redirects,
+        )
+
+    def _prepared(
+        self, method: str, url: str, headers: dict[str, str], data: bytes | None
+    ) -> requests.PreparedRequest:
+        request = requests.PreparedRequest()
+        request.method = method
+        request.url = url
+        request.headers = CaseInsensitiveDict(headers)
+        request.body = data
         request.prepare_cookies(RequestsCookieJar())
         request.prepare_hooks(self.hooks)
-        if _NOT_ON_THE_WIRE.search(request.path_url):
-            return self.request(method, url, headers=headers, data=data, timeout=timeout)
-        return self.send(request, timeout=timeout, proxies=dict(self.proxies))
+        return request
 
+    def _follow(
+        self, response: requests.Response, request: requests.PreparedRequest, timeout: Any
+    ) -> requests.Response:
+        """A redirect answered on the kept connection, followed as `Session.send` follows it."""
+        response.request = request
+        history = list(
+            self.resolve_redirects(
+                response, request, stream=self.stream, timeout=timeout, verify=self.verify,
+                cert=self.cert, proxies=dict(self.proxies),
+            )
+        )
+        if history:
+            history.insert(0, response)
+            response = history.pop()
+            response.history = history
+        return response
+
+    def _kept_for(self, url: str, netloc: str) -> KeptConnection | None:
+        """The kept connection for `netloc`, None when requests' own path must carry it
+        (HTTPS, a proxy, a client certificate, an adapter mounted in place of requests')."""
+        if netloc in self._kept:
+            return self._kept[netloc]
+        parts = urlsplit(url)
+        direct = (
+            parts.scheme == "http"
+            and parts.hostname is not None
+            and select_proxy(url, self.proxies) is None
+            and self.cert is None
+            and type(self.get_adapter(url)) is HTTPAdapter
+        )
+        kept = (
+            KeptConnection(parts.hostname, parts.port or 80, self._connection_class)
+            if direct
+            else None
+        )
+        self._kept[netloc] = kept
+        return kept
+
+
+def _merged(session: Mapping[str, str | None], request: Mapping[str, str | None] | None
+            ) -> dict[str, str]:
+    """The request's headers over the session's, as requests merges them: matched without
+    regard to case, in the session's order, named as the request names them, None dropping one."""
+    store = {name.lower(): (name, value) for name, value in session.items()}
+    for name, value in (request or {}).items():
+        store[name.lower()] = (name, value)
+    return {name: value for name, value in store.values() if value is not None}

@@ -703,7 +703,9 @@ class StashClient:
         """An image's bytes and content type from `url` (on `stash.url`)."""
         action = f"downloading {what} from {url.split('?')[0]}"
         try:
-            response = self.http.get(url, timeout=self.config.timeout, allow_redirects=False)
+            response = self.http.send_encoded(
+                "GET", url, timeout=self.config.timeout, allow_redirects=False
+            )
             response.raise_for_status()
         except Exception as exc:
             raise translate_stash_error(exc, action, self.config.url) from None

@@ -1,9 +1,20 @@
 """Splitting one edit into PUTs under a request-size budget."""
 
+from urllib.parse import quote
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reconciler.diff import Edit, FieldChange
-from reconciler.editplan import ELLIPSIS, plan_edit, query_size, single_request
+from reconciler.editplan import (
+    _QUERY_SAFE,
+    ELLIPSIS,
+    plan_edit,
+    query_size,
+    single_request,
+    wire_query,
+)
 from reconciler.errors import PlexRequestTooLong
 
 BASE = {"id": 12, "type": 1}
@@ -149,3 +160,10 @@ def test_actor_photos_ride_with_their_names_also_when_the_list_is_split():
         kept = kept or len(plan.shortened["performers"])  # as many as fit, with their photos
         assert sent == {name: f"http://p/{n}" for n, name in enumerate(names[:kept])}
         assert any(args.get("art.locked") == 1 for args in plan.requests)
+
+
+@given(st.text(), st.text())
+def test_the_wire_query_quotes_each_key_and_value_as_urllib_quotes_them(key, value):
+    assert wire_query({key: value}) == (
+        f"?{quote(key, safe=_QUERY_SAFE)}={quote(value, safe='')}"
+    )

@@ -3,6 +3,7 @@ only, and a write sent as already encoded goes out as requests would send it."""
 
 from __future__ import annotations
 
+import gzip
 import re
 import socketserver
 import threading
@@ -102,3 +103,102 @@ def test_a_target_not_yet_encoded_is_encoded_as_requests_would(capture):
     session.request("PUT", url, headers={"X-Plex-Token": "t"})
     session.send_encoded("PUT", url, headers={"X-Plex-Token": "t"})
     assert seen[1] == seen[0] and b"genre%5B0%5D" in seen[0]
+    lone = f"{base}/library/sections/1/all?title.value=50%&summary.value=%2c"
+    session.request("PUT", lone, headers={"X-Plex-Token": "t"})
+    session.send_encoded("PUT", lone, headers={"X-Plex-Token": "t"})
+    assert seen[3] == seen[2] and b"50%25" in seen[2]
+
+
+class _Redirecting(socketserver.BaseRequestHandler):
+    """Sends `/old` on to `/new` (307), answers anything else; keeps each request line."""
+
+    lines: list[bytes] = []
+
+    def handle(self) -> None:
+        stream = self.request.makefile("rb")
+        while True:
+            line = stream.readline()
+            if not line:
+                return
+            self.lines.append(line.strip())
+            while stream.readline() not in (b"\r\n", b""):
+                pass
+            if line.split()[1].startswith(b"/old"):
+                self.request.sendall(
+                    b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /new?b=2\r\n"
+                    b"Content-Length: 0\r\n\r\n"
+                )
+            else:
+                self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+
+def test_a_redirected_write_is_followed_as_requests_follows_it():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Redirecting)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        answers = []
+        for send in ("request", "send_encoded"):
+            _Redirecting.lines = []
+            answer = getattr(ConfiguredSession(True, base), send)("PUT", f"{base}/old?a=1")
+            answers.append((answer.status_code, answer.url, answer.text,
+                            [r.status_code for r in answer.history], _Redirecting.lines))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answers[1] == answers[0]
+    assert answers[0][3] == [307] and answers[0][4][-1] == b"PUT /new?b=2 HTTP/1.1"
+
+
+def test_a_url_without_a_path_keeps_its_query(capture):
+    base, seen = capture
+    session = ConfiguredSession(True, base)
+    session.request("PUT", f"{base}?a=2", headers={"X-Plex-Token": "t"})
+    session.send_encoded("PUT", f"{base}?a=2", headers={"X-Plex-Token": "t"})
+    assert seen[0].startswith(b"PUT /?a=2 HTTP/1.1\r\n") and seen[1] == seen[0]
+
+
+class _Answers(socketserver.BaseRequestHandler):
+    """Answers `/cookie` with a cookie, `/gzip` with a compressed body, anything else plainly."""
+
+    def handle(self) -> None:
+        stream = self.request.makefile("rb")
+        while True:
+            line = stream.readline()
+            if not line:
+                return
+            while stream.readline() not in (b"\r\n", b""):
+                pass
+            path = line.split()[1]
+            body, extra = b"<MediaContainer size='0'/>", b""
+            if path.startswith(b"/cookie"):
+                extra = b"Set-Cookie: crumb=abc; Path=/\r\n"
+            elif path.startswith(b"/gzip"):
+                body, extra = gzip.compress(body), b"Content-Encoding: gzip\r\n"
+            self.request.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n%sContent-Length: %d\r\n\r\n%s"
+                % (extra, len(body), body)
+            )
+
+
+@pytest.fixture
+def answers():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Answers)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_answer_s_cookie_and_compression_are_taken_as_requests_takes_them(answers):
+    results = []
+    for send in ("request", "send_encoded"):
+        session = ConfiguredSession(True, answers)
+        unzipped = getattr(session, send)("PUT", f"{answers}/gzip?a=1")
+        getattr(session, send)("PUT", f"{answers}/cookie?a=1")
+        results.append((unzipped.content, unzipped.text, session.cookies.get("crumb")))
+    assert results[1] == results[0] == (
+        b"<MediaContainer size='0'/>", "<MediaContainer size='0'/>", "abc"
+    )

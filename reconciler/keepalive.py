@@ -1,0 +1,175 @@
+"""One kept-alive HTTP connection to one server, for requests whose target is already encoded.
+
+requests' path around a request (its adapter, urllib3's pool and connection wrappers and its
+re-encoding of the target, the `Response` it builds from a stream) cost more than the request
+itself in a cold pass: three requests an item. This sends on one `http.client.HTTPConnection`
+(the standard library's public API, which urllib3's connection extends): the request goes
+out with the same request line, headers and body as requests sends (`test_httpsession.py`
+compares the bytes), TCP_NODELAY set as urllib3 sets it, and vcrpy, which patches that class,
+still sees every request. What requests raises for each failure is raised here too (see
+`_failure` and `_body_failure`), so the clients translate errors at their boundary as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import io
+import socket
+import threading
+from collections.abc import Mapping
+
+import requests
+import urllib3
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
+from urllib3.util import wait_for_read
+
+
+def _failure(exc: BaseException, answering: bool) -> requests.RequestException:
+    """What requests raises for `exc`, met before the answer's headers were read: urllib3
+    retries nothing (requests' default), gives up on a connect error and re-raises a read
+    error; a timeout is a ReadTimeout only while waiting for the answer (`answering`)."""
+    if answering and isinstance(exc, TimeoutError):
+        return requests.exceptions.ReadTimeout(exc)
+    return requests.exceptions.ConnectionError(exc)
+
+
+def _body_failure(exc: BaseException) -> requests.RequestException:
+    """What requests raises for `exc`, met while reading the answer's body
+    (`Response.iter_content`: a timeout there is a ConnectionError, a cut body a
+    ChunkedEncodingError, an undecodable one a ContentDecodingError)."""
+    if isinstance(exc, urllib3.exceptions.DecodeError):
+        return requests.exceptions.ContentDecodingError(exc)
+    if isinstance(exc, TimeoutError):
+        return requests.exceptions.ConnectionError(exc)
+    return requests.exceptions.ChunkedEncodingError(exc)
+
+
+def _headers(pairs: list[tuple[str, str]]) -> CaseInsensitiveDict:
+    """The answer's headers as requests holds them: a repeated header's values joined by
+    ", " (as urllib3's `HTTPHeaderDict` joins them)."""
+    headers: CaseInsensitiveDict = CaseInsensitiveDict()
+    for name, value in pairs:
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+def _decoded(content: bytes, headers: Mapping[str, str]) -> bytes:
+    """The body decoded as urllib3 decodes it, when the server compressed it (requests asks
+    for gzip and deflate)."""
+    coding = headers.get("Content-Encoding", "").strip().lower()
+    if not content or coding in ("", "identity"):
+        return content
+    return urllib3.response.HTTPResponse(
+        body=io.BytesIO(content), headers=dict(headers), decode_content=True,
+        preload_content=True,
+    ).data
+
+
+_STANDARD = http.client.HTTPConnection
+
+
+class KeptConnection:
+    """Requests to `host:port` over plain HTTP, one at a time, on a connection kept open.
+
+    A connection the server closed (after `Connection: close`, or idle) is noticed before
+    the next request and opened again, as urllib3's pool does; nothing is ever re-sent.
+
+    `made_with` is the connection class in effect when the session was made. A class patched
+    in later (vcrpy's, while a cassette is in use) replaces it at the next request; while the
+    standard class shows, the connection in hand is kept: vcrpy puts the standard class back
+    for a moment each time it sends a request it records, from whichever thread sent it,
+    and a connection made in that moment would never be recorded.
+    """
+
+    def __init__(
+        self, host: str, port: int, made_with: type[http.client.HTTPConnection] = _STANDARD
+    ) -> None:
+        self.host, self.port = host, port
+        self._made_with = made_with
+        self._connection: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
+
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        """Forget the connection (a request failed on it): the next request opens a new one."""
+        if self._connection is not None:
+            self._connection.close()
+
+    def _ready(self, timeout: float | None) -> http.client.HTTPConnection:
+        connection = self._connection
+        patched = http.client.HTTPConnection
+        patched = None if patched is _STANDARD else patched
+        if connection is None or (patched is not None and type(connection) is not patched):
+            if connection is not None:
+                connection.close()
+            connection = (patched or self._made_with)(self.host, self.port)
+            self._connection = connection
+        elif connection.sock is not None and wait_for_read(connection.sock, timeout=0.0):
+            # readable while idle: the server closed it (or sent what nobody asked for)
+            connection.close()
+        connection.timeout = timeout
+        if connection.sock is None:
+            try:
+                connection.connect()
+            except TimeoutError as exc:
+                raise requests.exceptions.ConnectTimeout(exc) from exc
+            except OSError as exc:
+                raise requests.exceptions.ConnectionError(exc) from exc
+            if hasattr(connection.sock, "setsockopt"):
+                # as urllib3 sets it: headers and body in separate writes must not wait for
+                # an ACK (Nagle against delayed ACKs holds each request back ~40 ms)
+                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        else:
+            connection.sock.settimeout(timeout)
+        return connection
+
+    def send(
+        self,
+        method: str,
+        target: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: float | None,
+    ) -> tuple[requests.Response, http.client.HTTPMessage]:
+        """Send `method target` (the target as it goes on the wire) and read the whole answer,
+        as a `requests.Response` for `url` and the headers as http.client parsed them (for a
+        cookie jar). Raises what requests would raise."""
+        with self._lock:
+            step = "request"
+            try:
+                connection = self._ready(timeout)
+                # as urllib3: the server may have answered (a 4xx, say) before it hung up
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    connection.request(method, target, body=body, headers=headers)
+                step = "answer"
+                answer = connection.getresponse()
+                step = "body"
+                content = answer.read()
+            except requests.RequestException:
+                self._drop()
+                raise
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop()
+                if step == "body":
+                    raise _body_failure(exc) from exc
+                raise _failure(exc, answering=step == "answer") from exc
+        response = requests.Response()
+        response.status_code = answer.status
+        response.headers = _headers(answer.getheaders())
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.reason = answer.reason
+        response.url = url
+        try:
+            response.raw = io.BytesIO(_decoded(content, response.headers))
+        except urllib3.exceptions.DecodeError as exc:
+            raise _body_failure(exc) from exc
+        return response, answer.msg
