@@ -43,6 +43,9 @@ _QUERY_SAFE = "!$&'()*+,;=:@/?"
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
 
 
+_UNRESERVED_BYTES = bytes(sorted(_UNRESERVED))
+
+
 def _percent_table(safe: str) -> list[str]:
     """Each byte as `quote(..., safe=safe)` writes it: itself, or percent-encoded."""
     kept = _UNRESERVED | frozenset(safe.encode())
@@ -55,8 +58,12 @@ _VALUE_BYTES = _percent_table("").__getitem__
 
 def _quoted(text: str, byte: Callable[[int], str]) -> str:
     """`quote(text, safe=...)` with one table look-up a byte in C, where `quote` calls a
-    Python function for every byte (the costliest part of building a long edit)."""
-    return "".join(map(byte, text.encode()))
+    Python function for every byte (the costliest part of building a long edit). Text of
+    unreserved characters only (ids, types, most short values) is its own encoding."""
+    encoded = text.encode()
+    if not encoded.translate(None, _UNRESERVED_BYTES):
+        return text
+    return "".join(map(byte, encoded))
 
 
 def wire_query(args: dict[str, Any]) -> str:

@@ -319,6 +319,11 @@ class QueuedJob:
         return json.loads(self.payload)
 
 
+# a job's payload as stored: keys sorted, as `json.dumps(payload, sort_keys=True)` writes it,
+# with one encoder for all jobs instead of one made per job
+_payload_json = json.JSONEncoder(sort_keys=True).encode
+
+
 # the queue's upsert: a scene with a live job gets it updated (a newer version), not a second
 _ENQUEUE = (
     'INSERT INTO "job" ("scene_id", "payload", "state", "version", "attempts", "retries", '
@@ -557,7 +562,7 @@ class Store:
         """
         now = time.time() if now is None else now
         rows = [
-            (str(scene_id), json.dumps(payload, sort_keys=True), QUEUED, 1, 0, 0, now, now, now)
+            (str(scene_id), _payload_json(payload), QUEUED, 1, 0, 0, now, now, now)
             for scene_id, payload in jobs
         ]
         with self.transaction():
