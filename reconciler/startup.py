@@ -9,6 +9,7 @@ default behaviour back.
 
 from __future__ import annotations
 
+import faulthandler
 import signal
 
 _received: list[int] = []
@@ -32,6 +33,7 @@ def received() -> bool:
 def main() -> int:
     """The `stashplex` command: armed, then the command line."""
     arm()
+    faulthandler.enable()  # a hung or crashed process shows every thread's stack on SIGABRT
     from reconciler.cli import main as cli_main
 
     return cli_main()

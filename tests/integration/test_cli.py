@@ -315,7 +315,12 @@ def test_daemon_speaks_the_systemd_notify_protocol(world, tmp_path):
             messages.append(sock.recv(4096).decode())
     finally:
         daemon.send_signal(signal.SIGTERM)
-        daemon.communicate(timeout=10)
+        try:
+            daemon.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            daemon.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            _, err = daemon.communicate(timeout=10)
+            raise AssertionError(f"the daemon did not stop on SIGTERM:\n{err}") from None
     sock.settimeout(2)
     try:
         while True:
