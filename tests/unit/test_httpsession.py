@@ -7,6 +7,9 @@ import gzip
 import re
 import socketserver
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
 from urllib.parse import quote
 
 import pytest
@@ -14,6 +17,31 @@ from plexapi.utils import joinArgs
 
 from reconciler.editplan import wire_query
 from reconciler.httpsession import ConfiguredSession
+
+
+@contextmanager
+def _serving(handler: type[socketserver.BaseRequestHandler]) -> Iterator[str]:
+    """A local HTTP server answering with `handler`, at the URL this yields."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _heads(stream: BinaryIO) -> Iterator[bytes]:
+    """Each request's head (request line and headers) as it arrives, until the client closes."""
+    while True:
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            line = stream.readline()
+            if not line:
+                return
+            head += line
+        yield head
 
 
 def test_a_plain_http_server_gets_no_ca_bundle_to_stat_on_every_request(monkeypatch, tmp_path):
@@ -32,13 +60,7 @@ class _Capture(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         stream = self.request.makefile("rb")
-        while True:
-            head = b""
-            while not head.endswith(b"\r\n\r\n"):
-                line = stream.readline()
-                if not line:
-                    return
-                head += line
+        for head in _heads(stream):
             length = re.search(rb"(?i)content-length: *(\d+)", head)
             body = stream.read(int(length.group(1))) if length else b""
             self.seen.append(head + body)
@@ -51,13 +73,9 @@ class _Capture(socketserver.BaseRequestHandler):
 
 @pytest.fixture
 def capture():
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Capture)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     _Capture.seen = []
-    yield f"http://127.0.0.1:{server.server_address[1]}", _Capture.seen
-    server.shutdown()
-    server.server_close()
+    with _serving(_Capture) as base:
+        yield base, _Capture.seen
 
 
 def test_a_write_sent_as_encoded_goes_out_byte_for_byte_as_requests_sends_it(capture):
@@ -115,14 +133,9 @@ class _Redirecting(socketserver.BaseRequestHandler):
     lines: list[bytes] = []
 
     def handle(self) -> None:
-        stream = self.request.makefile("rb")
-        while True:
-            line = stream.readline()
-            if not line:
-                return
-            self.lines.append(line.strip())
-            while stream.readline() not in (b"\r\n", b""):
-                pass
+        for head in _heads(self.request.makefile("rb")):
+            line = head.split(b"\r\n", 1)[0]
+            self.lines.append(line)
             if line.split()[1].startswith(b"/old"):
                 self.request.sendall(
                     b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /new?b=2\r\n"
@@ -133,20 +146,13 @@ class _Redirecting(socketserver.BaseRequestHandler):
 
 
 def test_a_redirected_write_is_followed_as_requests_follows_it():
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Redirecting)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        answers = []
+    answers = []
+    with _serving(_Redirecting) as base:
         for send in ("request", "send_encoded"):
             _Redirecting.lines = []
             answer = getattr(ConfiguredSession(True, base), send)("PUT", f"{base}/old?a=1")
             answers.append((answer.status_code, answer.url, answer.text,
                             [r.status_code for r in answer.history], _Redirecting.lines))
-    finally:
-        server.shutdown()
-        server.server_close()
     assert answers[1] == answers[0]
     assert answers[0][3] == [307] and answers[0][4][-1] == b"PUT /new?b=2 HTTP/1.1"
 
@@ -163,14 +169,8 @@ class _Answers(socketserver.BaseRequestHandler):
     """Answers `/cookie` with a cookie, `/gzip` with a compressed body, anything else plainly."""
 
     def handle(self) -> None:
-        stream = self.request.makefile("rb")
-        while True:
-            line = stream.readline()
-            if not line:
-                return
-            while stream.readline() not in (b"\r\n", b""):
-                pass
-            path = line.split()[1]
+        for head in _heads(self.request.makefile("rb")):
+            path = head.split()[1]
             body, extra = b"<MediaContainer size='0'/>", b""
             if path.startswith(b"/cookie"):
                 extra = b"Set-Cookie: crumb=abc; Path=/\r\n"
@@ -184,12 +184,8 @@ class _Answers(socketserver.BaseRequestHandler):
 
 @pytest.fixture
 def answers():
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Answers)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with _serving(_Answers) as base:
+        yield base
 
 
 def test_an_answer_s_cookie_and_compression_are_taken_as_requests_takes_them(answers):
