@@ -24,7 +24,7 @@ from reconciler.catalog import PlexCatalog
 from reconciler.config import Config
 from reconciler.diff import content_hash
 from reconciler.errors import StashplexError
-from reconciler.matching import BY_FILENAME, file_name, looked_for
+from reconciler.matching import BY_FILENAME, candidates, file_name, looked_for
 from reconciler.models import Scene
 from reconciler.pathmap import PathMap
 from reconciler.photos import photo_source
@@ -139,13 +139,9 @@ class Engine:
     # -- deciding --------------------------------------------------------------
 
     def _found(self, scene: Scene) -> list[list[tuple[int, int]]]:
-        """The items holding each of the scene's files (as `candidates` finds them), each
-        file's path mapped once."""
-        index = self.catalog.index
-        if self.config.match == BY_FILENAME:
-            return [index.lookup_name(path) for path in scene.files]
-        to_plex = self.path_map.to_plex
-        return [index.lookup_key(to_plex(path)) for path in scene.files]
+        """The items holding each of the scene's files, each file's path mapped once."""
+        index, by = self.catalog.index, self.config.match
+        return [candidates(path, index, self.path_map, by) for path in scene.files]
 
     def _needs_sync(
         self,

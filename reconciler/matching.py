@@ -148,7 +148,7 @@ def candidates(
     """The items that hold one Stash file, lowest ratingKey first."""
     if by == BY_FILENAME:
         return index.lookup_name(stash_path)
-    return index.lookup(path_map.to_plex(stash_path))
+    return index.lookup_key(path_map.to_plex(stash_path))  # to_plex gives the normal form
 
 
 def looked_for(stash_path: str, path_map: PathMap, by: str = BY_PATH) -> str:
