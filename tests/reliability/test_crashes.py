@@ -73,6 +73,7 @@ class TracedPlex(PlexEmulator):
 
     Writes (edits and poster uploads) can be slowed down one by one: `write_delays[n]` holds
     the n-th write (counted from 1) that long before Plex applies it, `write_delay` the others.
+    Detail reads (what a batch reads before and after its writes) wait `detail_delay`.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -82,6 +83,7 @@ class TracedPlex(PlexEmulator):
         self.in_flight: Counter[str] = Counter()
         self.write_delay = 0.0
         self.write_delays: dict[int, float] = {}
+        self.detail_delay = 0.0
 
     @staticmethod
     def kind(method: str, path: str) -> str:
@@ -102,6 +104,8 @@ class TracedPlex(PlexEmulator):
         try:
             if kind == "write":
                 time.sleep(self.write_delays.get(ordinal, self.write_delay))
+            elif kind == "detail":
+                time.sleep(self.detail_delay)
             return super()._dispatch(request)
         finally:
             with self.trace_lock:
@@ -336,6 +340,9 @@ class Trial:
         self.stash.inject(None, delay=stash_delay, count=100_000, path_prefix="/graphql")
         self.plex.inject(None, delay=0.003, count=100_000, path_prefix="/library/sections/1/all")
         self.plex.write_delay = self.rng.uniform(0.005, 0.02) if phase == "drain" else 0.002
+        # a batch reads its items back after its writes, its jobs still claimed: held long
+        # enough for the kill to land there
+        self.plex.detail_delay = self.rng.uniform(0.03, 0.06) if phase == "drain" else 0.0
         # the write to be killed in flight is held long enough for the kill to land in it
         self.plex.write_delays = {target_write: 0.08} if phase == "write" else {}
 
@@ -372,11 +379,13 @@ class Trial:
             kill.trigger = f"commit {commits} after Stash query {n}"
             reached = self.wait(stash_queries(n), proc) and self.wait_commits(commits, proc)
         elif phase == "drain":
-            # between two writes of one batch: the batch's jobs are claimed, none recorded yet
-            jitter = rng.uniform(0, 0.004)
-            kill.trigger = f"Plex write {target} answered, then {jitter * 1000:.1f} ms"
+            # a batch's jobs are claimed, none recorded yet: after a write was answered, while
+            # the batch reads its items (back) and no write is in flight
+            jitter = rng.uniform(0, 0.02)
+            kill.trigger = f"Plex write {target} answered, item read, then {jitter * 1000:.0f} ms"
             reached = self.wait(plex_writes(target), proc) and self.wait(
-                lambda: self.plex.in_flight["write"] == 0, proc
+                lambda: self.plex.in_flight["write"] == 0 and self.plex.in_flight["detail"] > 0,
+                proc,
             )
             time.sleep(jitter)
         elif phase == "write":
@@ -457,6 +466,7 @@ class Trial:
         self.stash.clear_faults()
         self.plex.clear_faults()
         self.plex.write_delay, self.plex.write_delays = 0.0, {}
+        self.plex.detail_delay = 0.0
         self.scan()
         if self.rng.random() < 0.25:
             proc = self.spawn("--reconcile-all", "restart-reconcile-all")
