@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import requests
 from gql import Client, GraphQLRequest, gql
 from gql.transport.exceptions import (
+    TransportAlreadyConnected,
     TransportConnectionFailed,
     TransportError,
     TransportQueryError,
@@ -201,6 +202,23 @@ def _utf8_unless_declared(response: requests.Response, *args: Any, **kwargs: Any
         response.encoding = "utf-8"
 
 
+class _ConfiguredTransport(RequestsHTTPTransport):
+    """gql's requests transport on a `ConfiguredSession`, like every other request stashplex
+    makes: the environment (proxies, CA bundle) is read once, not on every page, and no
+    password from `~/.netrc` goes to Stash. A plain session looked for `~/.netrc` on each
+    request: two stat() calls, each giving up the interpreter lock while a full pass's other
+    threads held it, before the next page could be asked for."""
+
+    def __init__(self, config: StashConfig, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._config = config
+
+    def connect(self) -> None:
+        if self.session is not None:
+            raise TransportAlreadyConnected("Transport is already connected")
+        self.session = ConfiguredSession(tls_verify(self._config), self._config.url)
+
+
 @functools.lru_cache(maxsize=64)
 def _parsed(query: str) -> GraphQLRequest:
     """A GraphQL document parsed once: a full pass sends the same `FindScenes` for each page."""
@@ -344,7 +362,8 @@ class StashClient:
 
     def _gql(self) -> Any:
         if self._session is None:
-            transport = RequestsHTTPTransport(
+            transport = _ConfiguredTransport(
+                self.config,
                 url=f"{self.config.url}/graphql",
                 headers=self.headers,
                 timeout=self.config.timeout,

@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.config import DEFAULT_FIELDS, PlexConfig, load_config
+from reconciler.config import DEFAULT_FIELDS, PlexConfig, StashConfig, load_config
 from reconciler.emulators.http import free_port
 from reconciler.emulators.plex import PlexEmulator
 from reconciler.emulators.stash import StashEmulator
 from reconciler.errors import PlexPermanentError
 from reconciler.plex import PlexClient
+from reconciler.stash import StashClient
 
 pytestmark = pytest.mark.integration
 
@@ -192,3 +193,37 @@ def test_a_config_file_without_secrets_may_be_world_readable(tmp_path):
     config.write_text(yaml.safe_dump({"database": str(tmp_path / "x.db")}))
     config.chmod(0o644)
     assert load_config(str(config), env={"STASHPLEX_PLEX_TOKEN": PLEX_TOKEN}).warnings == []
+
+
+class _HeaderKeepingStash(StashEmulator):
+    """The Stash emulator, keeping each GraphQL request's headers."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.heads: list[dict[str, str]] = []
+
+    def _dispatch(self, request):
+        if request.path == "/graphql":
+            self.heads.append({k.lower(): v for k, v in request.headers.items()})
+        return super()._dispatch(request)
+
+
+def test_stash_gets_its_api_key_and_no_password_from_netrc(tmp_path, monkeypatch):
+    """Like every other request stashplex sends, its GraphQL pages carry the API key and
+    nothing from `~/.netrc`, even where it holds a login for Stash's host."""
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login stash password NetrcSecret-9f3e\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("NETRC", str(netrc))
+    stash = _HeaderKeepingStash(api_key=STASH_KEY).start()
+    try:
+        stash.add_scene(title="S1", files=["/media/1.mp4"])
+        client = StashClient(StashConfig(url=stash.url, api_key=STASH_KEY, timeout=5))
+        assert [scene.title for scene in client.all_scenes()] == ["S1"]
+        client.close()
+    finally:
+        stash.stop()
+    assert stash.heads
+    assert all(head.get("apikey") == STASH_KEY for head in stash.heads)
+    assert not [head for head in stash.heads if "authorization" in head]
