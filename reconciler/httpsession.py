@@ -79,9 +79,11 @@ class ConfiguredSession(requests.Session):
         data: bytes | None = None,
         timeout: float | None = None,
         allow_redirects: bool = True,
+        content_type: str | None = None,
     ) -> requests.Response:
         """Send `url`, already percent-encoded, as it is, with the headers and body
-        `Session.request` would send.
+        `Session.request` would send (`content_type`: the type requests gives a body it
+        encoded, such as `json=`'s, unless the headers name one).
 
         `Session.request` parses and re-quotes every URL, character by character, and
         requests' adapter and urllib3's pool around each request cost more than the request:
@@ -94,6 +96,11 @@ class ConfiguredSession(requests.Session):
         """
         parts = url.split("/", 3)
         netloc = parts[2] if "://" in url else ""
+        typed = any(name.lower() == "content-type" for name in headers or {})
+        if content_type is not None and not typed:
+            headers = {**(headers or {}), "Content-Type": content_type}
+        else:
+            content_type = None
         if (
             self.trust_env
             or self.auth is not None
@@ -111,6 +118,9 @@ class ConfiguredSession(requests.Session):
             merged["Content-Length"] = str(len(data))
         elif method not in ("GET", "HEAD"):
             merged["Content-Length"] = "0"
+        if content_type is not None:
+            # where requests puts the type of a body it encoded: after the length
+            merged["Content-Type"] = merged.pop("Content-Type")
         target = f"/{parts[3]}" if len(parts) > 3 else "/"
         if not on_the_wire(target):
             return self.request(

@@ -29,6 +29,7 @@ from gql.transport.exceptions import (
     TransportServerError,
 )
 from gql.transport.requests import RequestsHTTPTransport
+from requests.compat import json as complexjson
 
 from reconciler.config import StashConfig, tls_verify
 from reconciler.errors import (
@@ -195,11 +196,44 @@ _MISSING_MUTATION = ("cannot query field", "unknown argument", "unknown type")
 _FORBIDDEN = ("forbidden", "not authorized", "unauthorized", "permission", "not allowed")
 
 
-def _utf8_unless_declared(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-    """GraphQL answers are UTF-8; for a media type such as `application/graphql-response+json`
-    without a charset, requests would otherwise guess (and mangle non-ASCII paths)."""
-    if response.encoding is None:
-        response.encoding = "utf-8"
+# what gql passes for a document posted as JSON, with no files
+_PLAIN_POST = {"headers", "auth", "cookies", "timeout", "verify", "json"}
+
+
+class _GraphQLSession(ConfiguredSession):
+    """The session gql posts each document on. A plain JSON post (all gql sends for
+    stashplex) is encoded here as requests encodes `json=` and sent by `send_encoded`: to a
+    plain-HTTP Stash that is one kept connection, which reads each answer in a few large reads
+    where requests reads 8 KiB at a time. In a full pass each read gives up the interpreter
+    lock while the comparing thread holds it, and waiting to take it back held the next page's
+    request back. Anything else goes requests' way. GraphQL answers are UTF-8: for a media type
+    such as `application/graphql-response+json` without a charset, requests would guess."""
+
+    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
+        payload = kwargs.get("json")
+        plain = (
+            not args
+            and method.upper() == "POST"
+            and payload is not None
+            and set(kwargs) <= _PLAIN_POST
+            and kwargs.get("auth") is None
+            and not kwargs.get("cookies")
+            and kwargs.get("verify") in (None, True, self.verify)
+        )
+        if plain:
+            response = self.send_encoded(
+                "POST",
+                url,
+                headers=kwargs.get("headers"),
+                data=complexjson.dumps(payload, allow_nan=False).encode("utf-8"),
+                timeout=kwargs.get("timeout"),
+                content_type="application/json",
+            )
+        else:
+            response = super().request(method, url, *args, **kwargs)
+        if response.encoding is None:
+            response.encoding = "utf-8"
+        return response
 
 
 class _ConfiguredTransport(RequestsHTTPTransport):
@@ -216,7 +250,7 @@ class _ConfiguredTransport(RequestsHTTPTransport):
     def connect(self) -> None:
         if self.session is not None:
             raise TransportAlreadyConnected("Transport is already connected")
-        self.session = ConfiguredSession(tls_verify(self._config), self._config.url)
+        self.session = _GraphQLSession(tls_verify(self._config), self._config.url)
 
 
 @functools.lru_cache(maxsize=64)
@@ -372,7 +406,6 @@ class StashClient:
             )
             self._client = Client(transport=transport, fetch_schema_from_transport=False)
             self._session = self._client.connect_sync()
-            transport.session.hooks["response"].append(_utf8_unless_declared)
         return self._session
 
     def execute(self, query: str, variables: dict[str, Any], action: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from plexapi.utils import joinArgs
 
 from reconciler.editplan import wire_query
 from reconciler.httpsession import ConfiguredSession
+from reconciler.stash import _GraphQLSession
 
 
 @contextmanager
@@ -104,6 +105,18 @@ def test_a_write_sent_as_encoded_goes_out_byte_for_byte_as_requests_sends_it(cap
     assert len(seen) == 4
     assert seen[2] == seen[0] and seen[3] == seen[1]
     assert b"genre%5B0%5D.tag.tag=Blue%20Fern" in seen[0] and seen[1].endswith(image)
+
+
+def test_a_graphql_document_goes_out_byte_for_byte_as_requests_posts_json(capture):
+    base, seen = capture
+    payload = {"query": "query Q($v: String) { x(v: $v) }", "variables": {"v": "Ünï 日本 \\ \""}}
+    post = {"headers": {"ApiKey": "k"}, "auth": None, "cookies": None, "timeout": 5,
+            "verify": True, "json": payload}
+    ConfiguredSession(True, base).request("POST", f"{base}/graphql", **post)
+    answer = _GraphQLSession(True, base).request("POST", f"{base}/graphql", **post)
+    assert len(seen) == 2 and seen[1] == seen[0]
+    assert b"Content-Type: application/json" in seen[0]
+    assert answer.text == "<MediaContainer size='0'/>"
 
 
 def test_a_session_with_cookies_sends_them_on_an_encoded_write_too(capture):
