@@ -14,7 +14,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -242,20 +242,24 @@ def fields_for(item_type: str, names: list[str]) -> list[str]:
     return [name for name in names if name not in NOT_ON_EPISODES]
 
 
+_CURRENT: dict[str, Callable[[PlexItem], Any]] = {
+    "title": lambda item: item.title or "",
+    "summary": lambda item: item.summary or "",
+    "date": lambda item: item.originally_available_at or "",
+    "studio": lambda item: item.studio or "",
+    "rating": lambda item: item.user_rating,
+    "year": lambda item: item.year,
+    "content_rating": lambda item: item.content_rating or "",
+    "performers": lambda item: clean_tags(item.actors),
+    "tags": lambda item: clean_tags(item.genres),
+    "collection": lambda item: clean_tags(item.collections),
+}
+
+
 def current_value(item: PlexItem, name: str) -> Any:
-    """What Plex shows for a sync field, in the shape `desired_values` gives."""
-    return {
-        "title": item.title or "",
-        "summary": item.summary or "",
-        "date": item.originally_available_at or "",
-        "studio": item.studio or "",
-        "rating": item.user_rating,
-        "year": item.year,
-        "content_rating": item.content_rating or "",
-        "performers": clean_tags(item.actors),
-        "tags": clean_tags(item.genres),
-        "collection": clean_tags(item.collections),
-    }[name]
+    """What Plex shows for a sync field, in the shape `desired_values` gives (only that
+    field's: a diff asks for each synced field of every item it compares)."""
+    return _CURRENT[name](item)
 
 
 def _same_rating(a: float | None, b: float | None) -> bool:
