@@ -68,6 +68,33 @@ def _decoded(content: bytes, headers: Mapping[str, str]) -> bytes:
 
 
 _STANDARD = http.client.HTTPConnection
+_LINES_KEPT = 64  # header lines a connection keeps encoded; more (a new length each) are not
+
+
+class _EncodedOnce(http.client.HTTPConnection):
+    """The standard connection, each header line encoded and checked once.
+
+    A kept connection sends the same dozen headers (plexapi's `X-Plex-*` among them) with
+    every request, and http.client encodes and checks each of them every time: a cold pass
+    sends three requests an item. A line seen before goes out as the bytes http.client made
+    of it the first time."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._lines: dict[tuple[str, str], bytes] = {}
+
+    def putheader(self, header: str | bytes, *values: object) -> None:
+        if len(values) != 1 or type(header) is not str or type(values[0]) is not str:
+            super().putheader(header, *values)
+            return
+        key = (header, values[0])
+        line = self._lines.get(key)
+        if line is None:
+            super().putheader(header, *values)
+            if len(self._lines) < _LINES_KEPT:
+                self._lines[key] = self._buffer[-1]
+        else:
+            self._output(line)
 
 
 class KeptConnection:
@@ -110,7 +137,10 @@ class KeptConnection:
         if connection is None or (patched is not None and type(connection) is not patched):
             if connection is not None:
                 connection.close()
-            connection = (patched or self._made_with)(self.host, self.port)
+            made_with = patched or self._made_with
+            if made_with is _STANDARD:
+                made_with = _EncodedOnce
+            connection = made_with(self.host, self.port)
             self._connection = connection
         elif connection.sock is not None and wait_for_read(connection.sock, timeout=0.0):
             # readable while idle: the server closed it (or sent what nobody asked for)
