@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from reconciler import collector
 from reconciler.carryback import ActivityCarrier
 from reconciler.catalog import PlexCatalog
 from reconciler.config import Config
@@ -112,7 +113,8 @@ class App:
         self.store.set_setting(LAST_POLL, repr(time.time()))
         for gate in self.worker.gates.values():
             gate.answered()  # both servers answered the sweep: a refusal they showed is over
-        result = self.worker.drain(progress=progress, should_stop=should_stop)
+        with collector.sparing_what_lives():
+            result = self.worker.drain(progress=progress, should_stop=should_stop)
         if self.catalog.activity is not None and not should_stop():
             # every synced scene's activity, now that the scenes just written are synced too
             self.queue_all_activity()

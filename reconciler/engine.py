@@ -9,16 +9,15 @@ written). Watermarks advance only after the resulting jobs are committed.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import logging
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from reconciler import collector
 from reconciler.carryback import ActivityCarrier
 from reconciler.catalog import PlexCatalog
 from reconciler.config import Config
@@ -90,25 +89,6 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off for a while (as it was, after).
-
-    A sweep makes a few short-lived objects for every scene and item it reads while the
-    catalog and the pages held keep hundreds of thousands alive; each of the collector's full
-    passes walks all of those again, which was half the CPU of a warm pass. What the sweep
-    makes is freed by reference counting (it builds no cycles worth collecting early), and
-    what is left over is collected once the collector is back on.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _version(obj: dict) -> str:
@@ -281,7 +261,7 @@ class Engine:
                 self._record_in_sync(scenes, chosen)
             report.queued += len(chosen)
 
-        with _collector_paused(), self.catalog.rebuilding() as take, Readers() as reads:
+        with collector.paused(), self.catalog.rebuilding() as take, Readers() as reads:
             reads.add("plex", self.catalog.pages(), PLEX_PAGES_AHEAD)
             # in id order: an edit during the pass moves no other scene across pages (the next
             # poll, counted from before the pass, catches the edited one)

@@ -152,3 +152,37 @@ def test_the_cycle_collector_is_back_on_after_a_sweep_that_completes_or_fails(tm
     finally:
         app.close()
     assert any(paused_during)
+
+
+def test_what_lives_is_handed_back_to_the_collector_after_a_drain_that_completes_or_fails(
+    tmp_path, servers
+):
+    """A full pass's drain sets what is alive aside from the collector (`gc.freeze`); a
+    daemon that kept it aside would never collect a reference cycle among it."""
+    stash, plex = servers
+    app = make_app(tmp_path, stash, plex)
+    frozen_during_writes = []
+    plex_handle = plex.handle
+
+    def plex_side(request):
+        if request.method == "PUT":
+            frozen_during_writes.append(gc.get_freeze_count())
+        return plex_handle(request)
+
+    plex.handle = plex_side
+    try:
+        assert app.reconcile_all().updated == SCENES
+        assert gc.get_freeze_count() == 0
+        for n in range(1, SCENES + 1):
+            stash.update_scene(str(n), title=f"Scene {n}, renamed")
+
+        def drain_fails(**kwargs):
+            raise OSError("disk gone")
+
+        app.worker.drain = drain_fails
+        with pytest.raises(OSError):
+            app.reconcile_all()
+        assert gc.get_freeze_count() == 0
+    finally:
+        app.close()
+    assert frozen_during_writes and min(frozen_during_writes) > 0
