@@ -157,8 +157,8 @@ class KeptConnection:
                 # as urllib3 sets it: headers and body in separate writes must not wait for
                 # an ACK (Nagle against delayed ACKs holds each request back ~40 ms)
                 connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        else:
-            connection.sock.settimeout(timeout)
+        elif connection.sock.gettimeout() != timeout:
+            connection.sock.settimeout(timeout)  # a system call: most requests keep the last one
         return connection
 
     def send(
