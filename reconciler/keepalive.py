@@ -13,8 +13,10 @@ still sees every request. What requests raises for each failure is raised here t
 from __future__ import annotations
 
 import contextlib
+import email.parser
 import http.client
 import io
+import re
 import socket
 import threading
 from collections.abc import Mapping
@@ -67,6 +69,77 @@ def _decoded(content: bytes, headers: Mapping[str, str]) -> bytes:
     ).data
 
 
+# a header line the email parser takes as it is: a name of printable characters but space
+# and colon, then the colon (anything else, a folded line say, goes to the email parser)
+_PLAIN_HEADER = re.compile(r"[!-9;-~]+:")
+
+
+def _parsed_headers(fp: io.BufferedIOBase) -> http.client.HTTPMessage:
+    """The answer's header block as `http.client.parse_headers` gives it, without the email
+    parser's feed machinery for the plain lines every answer has (it was a tenth of the
+    cold pass's CPU, three answers an item). Each line is kept as that parser keeps it
+    (`Compat32.header_source_parse`: blanks after the colon and the line end dropped); a
+    block with any other line is handed to the email parser whole."""
+    lines = http.client._read_headers(fp)
+    message = http.client.HTTPMessage()
+    for line in lines:
+        text = line.decode("iso-8859-1")
+        if text in ("\r\n", "\n", ""):
+            break
+        found = _PLAIN_HEADER.match(text)
+        if found is None:
+            block = b"".join(lines).decode("iso-8859-1")
+            return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(block)
+        end = found.end()
+        message.set_raw(text[: end - 1], text[end:].lstrip(" \t").rstrip("\r\n"))
+    return message
+
+
+class LeanResponse(http.client.HTTPResponse):
+    """`http.client.HTTPResponse` with its headers read by `_parsed_headers`; everything
+    after the status line and headers (lengths, chunks, closing) is the standard class's,
+    decided from them as `HTTPResponse.begin` decides it."""
+
+    def begin(self) -> None:
+        if self.headers is not None:
+            return
+        while True:
+            version, status, reason = self._read_status()
+            if status != http.client.CONTINUE:
+                break
+            http.client._read_headers(self.fp)  # a 100 answer's headers, skipped
+        self.code = self.status = status
+        self.reason = reason.strip()
+        if version in ("HTTP/1.0", "HTTP/0.9"):
+            self.version = 10
+        elif version.startswith("HTTP/1."):
+            self.version = 11
+        else:
+            raise http.client.UnknownProtocol(version)
+        self.headers = self.msg = _parsed_headers(self.fp)
+        coding = self.headers.get("transfer-encoding")
+        self.chunked = bool(coding and coding.lower() == "chunked")
+        if self.chunked:
+            self.chunk_left = None
+        self.will_close = self._check_close()
+        self.length = None
+        length = self.headers.get("content-length")
+        if length and not self.chunked:
+            try:
+                self.length = int(length)
+            except ValueError:
+                self.length = None
+            else:
+                if self.length < 0:
+                    self.length = None
+        if status in (http.client.NO_CONTENT, http.client.NOT_MODIFIED) or (
+            100 <= status < 200 or self._method == "HEAD"
+        ):
+            self.length = 0
+        if not self.will_close and not self.chunked and self.length is None:
+            self.will_close = True
+
+
 _STANDARD = http.client.HTTPConnection
 _LINES_KEPT = 64  # header lines a connection keeps encoded; more (a new length each) are not
 
@@ -77,7 +150,9 @@ class _EncodedOnce(http.client.HTTPConnection):
     A kept connection sends the same dozen headers (plexapi's `X-Plex-*` among them) with
     every request, and http.client encodes and checks each of them every time: a cold pass
     sends three requests an item. A line seen before goes out as the bytes http.client made
-    of it the first time."""
+    of it the first time. Its answers are read by `LeanResponse`."""
+
+    response_class = LeanResponse
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
