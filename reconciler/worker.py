@@ -53,6 +53,9 @@ CLAIM_BATCH = 100
 # One thread downloads them, one at a time: with a probe beside it Stash sees two requests
 # at most (`readahead.STASH_IN_FLIGHT`), and Plex only this thread's one write at a time.
 COVERS_AHEAD = 4
+# the downloading thread is woken once per two covers sent, not once a cover: each wake hands
+# the interpreter lock to it and back; two stay in hand for the writes meanwhile
+COVERS_WOKEN_EVERY = 2
 # `plex.scan_missing`: how long a folder Plex was asked to scan is not asked again
 SCAN_EVERY = 600.0
 
@@ -509,7 +512,7 @@ class Worker:
         this thread writes to Plex (one write at a time, as before)."""
         written: list[Planned] = []
         with Readers() as reads:
-            reads.add("covers", self._covers(entries), COVERS_AHEAD)
+            reads.add("covers", self._covers(entries), COVERS_AHEAD, COVERS_WOKEN_EVERY)
             covers = iter(reads)
 
             for index, entry in enumerate(entries):

@@ -74,3 +74,41 @@ def test_leaving_stops_the_reader_and_closes_its_source():
         reads.add("a", source(), ahead=1)
         assert next(iter(reads)) == ("a", 0)
     assert closed.is_set()
+
+
+def test_a_reader_woken_every_two_reads_two_in_a_row_and_never_starves_the_consumer():
+    produced: list[int] = []
+    read = threading.Condition()
+
+    def source():
+        for n in range(7):
+            with read:
+                produced.append(n)
+                read.notify_all()
+            yield n
+
+    def read_up_to(count: int, timeout: float = 10) -> bool:
+        with read:
+            return read.wait_for(lambda: len(produced) >= count, timeout=timeout)
+
+    seen = []
+    with Readers() as reads:
+        reads.add("a", source(), ahead=3, wake_every=2)
+        stream = iter(reads)
+        assert read_up_to(3)
+        assert next(stream) == ("a", 0)
+        reads.release("a")
+        assert not read_up_to(4, timeout=0.3)  # one released is held back: no wake yet
+        assert next(stream) == ("a", 1)
+        reads.release("a")
+        assert read_up_to(5)  # two released: two read in a row
+        for _, item in stream:
+            seen.append(item)
+            if item is not END:
+                reads.release("a")
+    assert seen == [2, 3, 4, 5, 6, END] and produced == list(range(7))
+
+
+def test_a_reader_may_not_hold_back_more_than_it_reads_ahead():
+    with pytest.raises(ValueError, match="wake_every 3"), Readers() as reads:
+        reads.add("a", iter(range(3)), ahead=2, wake_every=3)
