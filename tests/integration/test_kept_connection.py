@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -18,7 +18,6 @@ import yaml
 from reconciler.config import PlexConfig
 from reconciler.diff import Edit, FieldChange
 from reconciler.emulators.http import free_port
-from reconciler.emulators.plex import PlexEmulator
 from reconciler.errors import (
     PlexPermanentError,
     PlexTemporaryError,
@@ -27,21 +26,13 @@ from reconciler.errors import (
 )
 from reconciler.httpsession import ConfiguredSession
 from reconciler.plex import PlexClient
+from tests.integration.conftest import PLEX_TOKEN
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "kept-token"
+TOKEN = PLEX_TOKEN  # the token of the conftest's `plex` emulator
 FILE = "/media/a.mp4"
 POSTER = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
-
-
-@pytest.fixture
-def plex() -> Iterator[PlexEmulator]:
-    emulator = PlexEmulator(token=TOKEN, clock=lambda: 1_790_000_000.0)
-    emulator.add_section("Adult", ["/media"])
-    emulator.start()
-    yield emulator
-    emulator.stop()
 
 
 def client_for(url: str, **config) -> PlexClient:
