@@ -677,27 +677,32 @@ class StashQueryEngine:
     def _id_keyset(
         self, kind: str, object_filter: dict | None, find_filter: dict
     ) -> tuple[list[dict], list[dict]] | None:
-        """`id > N` sorted by id, and nothing else: what SQLite answers from the rowid index
-        without looking at the rows before N. The answer is the general path's, only sooner
-        (a full pass pages 100,000 scenes this way)."""
+        """`id > N` sorted by id, or `id < N` sorted by id descending, and nothing else: what
+        SQLite answers from the rowid index without looking at the rows beyond N. The answer
+        is the general path's, only sooner (a full pass pages 100,000 scenes this way, from
+        both ends at once)."""
         criterion = (object_filter or {}).get("id")
         if (
             set(object_filter or {}) != {"id"}
             or not isinstance(criterion, dict)
-            or criterion.get("modifier") != "GREATER_THAN"
             or find_filter.get("sort") != "id"
-            or find_filter.get("direction") not in (None, "ASC")
             or find_filter.get("q")
             or (find_filter.get("page") or 1) != 1
             or (find_filter.get("per_page") or 0) < 1
         ):
+            return None
+        walk = (criterion.get("modifier"), find_filter.get("direction") or "ASC")
+        if walk not in (("GREATER_THAN", "ASC"), ("LESS_THAN", "DESC")):
             return None
         ordered = self._ordered(kind, "id", "ASC")
         key = ("ids", kind)
         ids = self._cache.get(key)
         if ids is None:
             ids = self._cache[key] = [r["id"] for r in ordered]
-        matched = ordered[bisect.bisect_right(ids, criterion["value"]) :]
+        if walk[1] == "ASC":
+            matched = ordered[bisect.bisect_right(ids, criterion["value"]) :]
+        else:
+            matched = ordered[: bisect.bisect_left(ids, criterion["value"])][::-1]
         return matched, matched[: find_filter["per_page"]]
 
     def _ordered(self, kind: str, sort: str | None, direction: str | None) -> list[dict]:

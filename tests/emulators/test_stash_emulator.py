@@ -621,6 +621,27 @@ def test_keyset_paging_by_id_answers_like_the_general_filter(emu: StashEmulator)
     assert fast == general == {"findScenes": {"count": 4, "scenes": [{"id": "4"}, {"id": "5"}]}}
 
 
+def test_keyset_paging_down_by_id_answers_like_the_general_filter(emu: StashEmulator) -> None:
+    for i in range(7):
+        emu.add_scene(title=f"scene {i}")
+    emu.delete_scene("5")
+    gql_client = client(emu)
+    query = """query Q($f: SceneFilterType, $p: FindFilterType) {
+                 findScenes(scene_filter: $f, filter: $p) { count scenes { id } } }"""
+    down = {"per_page": 2, "sort": "id", "direction": "DESC"}
+
+    def both(below: int) -> tuple[dict, dict]:
+        criterion = {"id": {"value": below, "modifier": "LESS_THAN"}}
+        fast = run(gql_client, query, f=criterion, p=down)
+        general = run(gql_client, query, f={**criterion, "organized": False}, p=down)
+        return fast, general
+
+    fast, general = both(7)
+    assert fast == general == {"findScenes": {"count": 5, "scenes": [{"id": "6"}, {"id": "4"}]}}
+    fast, general = both(1)
+    assert fast == general == {"findScenes": {"count": 0, "scenes": []}}
+
+
 GROUPS = """
 query Groups($id: ID!) {
   findScene(id: $id) {
