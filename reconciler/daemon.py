@@ -226,8 +226,9 @@ class Daemon:
     # -- lifecycle ---------------------------------------------------------------
 
     def request_stop(self, signum: int | None = None, frame: object = None) -> None:
-        if not self.stop_event.is_set():
-            log.info("stopping: finishing the job in hand")
+        """Ask the daemon to stop. As a signal handler this runs in the middle of whatever the
+        main thread was doing, a log line included: it only sets the event (logging from here
+        could wait for a lock the interrupted line holds, for ever)."""
         self.stop_event.set()
 
     def run(self, install_signals: bool = True) -> int:
@@ -276,6 +277,7 @@ class Daemon:
             )
             while not self.stop_event.wait(0.2):
                 pass
+            log.info("stopping: finishing the job in hand")
             with self._notify_lock:
                 self.notifier.stopping()
                 self._stopping_sent = True

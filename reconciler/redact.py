@@ -18,23 +18,24 @@ _PATTERNS = [
 ]
 
 _lock = threading.Lock()
-_secrets: set[str] = set()
+# longest first; replaced whole, never changed in place: `redact` reads it without a lock, so
+# a log line interrupted by a signal handler that logs too cannot wait for itself
+_secrets: tuple[str, ...] = ()
 
 
 def register_secret(value: str | None) -> None:
     """Remember a secret so that `redact` masks it wherever it appears."""
+    global _secrets
     if value and len(value) >= 4:
         with _lock:
-            _secrets.add(value)
+            _secrets = tuple(sorted({*_secrets, value}, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
     """`text` with every registered secret and every credential-looking URL part masked."""
     if not text:
         return text
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
+    for secret in _secrets:
         if secret in text:
             text = text.replace(secret, MASK)
     for pattern in _PATTERNS:
