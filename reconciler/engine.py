@@ -33,6 +33,7 @@ from reconciler.readahead import END, Readers
 from reconciler.scenefilter import SKIPPED_BY_REQUIRE, skip_reason
 from reconciler.stash import PAGE_SIZE, StashClient, scene_from_graphql
 from reconciler.store import ItemState, Store, SyncState
+from reconciler.walks import DOWN, UP, MeetingWalks
 from reconciler.watermark import band_below, newest, poll_from, shifted, west_shift
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ UNMATCHED_EXAMPLES = 3
 # going when one runs ahead of the other, few enough to bound the memory (250 scenes a page)
 STASH_PAGES_AHEAD = 40
 PLEX_PAGES_AHEAD = 8
+# the walk down Stash's listing reads the scenes Plex lists last: its pages wait for the end
+# of Plex's listing, so it reads only a few ahead (each page held is 250 scenes of memory)
+STASH_DOWN_PAGES_AHEAD = 8
 POLL_CHUNK = 500  # Plex items compared per stored-state read in a poll
 T = TypeVar("T")
 
@@ -94,6 +98,15 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
 def _version(obj: dict) -> str:
     """One version of a tag, performer or studio: `id@updated_at`."""
     return f"{obj['id']}@{obj['updated_at']}"
+
+
+@dataclass
+class _Waiting:
+    """One Stash walk's pages read and not yet compared, in the order it read them, and the
+    look-ups of the first scenes of the first page (those with every file's item listed)."""
+
+    pages: deque[list[Scene]] = field(default_factory=deque)
+    found: list[list[list[tuple[int, int]]]] = field(default_factory=list)
 
 
 def job_payload(scene: Scene) -> dict:
@@ -233,25 +246,26 @@ class Engine:
     ) -> tuple[SweepReport, list]:
         """Every Plex item and every Stash scene; queue what needs work (or return it, dry).
 
-        Both listings are read at once, each in a thread of its own (`Readers`), while this
-        thread indexes the Plex pages and compares the Stash pages. A Stash page is compared
-        once every scene on it has its Plex item listed (with one library, listed by
-        ratingKey, the first item found for a file is its match for good), or once Plex is
-        listed in full; pages are compared and queued in Stash's order.
+        Both listings are read at once, each in threads of its own (`Readers`), while this
+        thread indexes the Plex pages and compares the Stash pages. Stash's listing is read
+        by two walks that meet (`reconciler.walks`), up from the lowest id and down from the
+        highest, each on a connection of its own. A Stash page is compared once every scene
+        on it has its Plex item listed (with one library, listed by ratingKey, the first
+        item found for a file is its match for good), or once Plex is listed in full; each
+        walk's pages are compared and queued in the order that walk read them.
         """
         report = SweepReport()
         early = len(self.catalog.sections()) == 1
-        newest_scene, _ = self.stash.latest("scenes")
+        newest_scene, scene_count = self.stash.latest("scenes")
         mark_before = newest_scene[0]["updated_at"] if newest_scene else None
         kind_newest = {kind: self.stash.latest(kind, KIND_BASELINE) for kind in RENAMABLE}
         backfill = not dry_run and self.store.setting(CARRIERS_RECORDED) is None
         chosen_all: list[Scene] = []
-        waiting: deque[list[Scene]] = deque()
-        # the look-ups of the first scenes of waiting[0], those with every file's item listed
-        found: list[list[list[tuple[int, int]]]] = []
+        walks = MeetingWalks()
+        waiting = {UP: _Waiting(), DOWN: _Waiting()}
         listed, plex_done = 0, False
 
-        def compare(scenes: list[Scene]) -> None:
+        def compare(scenes: list[Scene], found: list[list[list[tuple[int, int]]]]) -> None:
             chosen = self.select(scenes, report, found)
             if dry_run:
                 chosen_all.extend(chosen)
@@ -261,12 +275,21 @@ class Engine:
                 self._record_in_sync(scenes, chosen)
             report.queued += len(chosen)
 
-        with collector.paused(), self.catalog.rebuilding() as take, Readers() as reads:
+        with (
+            collector.paused(),
+            self.catalog.rebuilding() as take,
+            self.stash.twin() as stash_down,
+            Readers() as reads,
+        ):
             reads.add("plex", self.catalog.pages(), PLEX_PAGES_AHEAD)
             # in id order: an edit during the pass moves no other scene across pages (the next
             # poll, counted from before the pass, catches the edited one)
-            pages = self.stash.scene_rows_by_id(per_page=self.sweep_page_size)
-            reads.add("stash", pages, STASH_PAGES_AHEAD)
+            size = self.sweep_page_size
+            up = self.stash.scene_rows_by_id(per_page=size, walks=walks)
+            reads.add(UP, up, STASH_PAGES_AHEAD)
+            if scene_count > size:  # one page is one request, from either end
+                down = stash_down.scene_rows_by_id(per_page=size, walks=walks, side=DOWN)
+                reads.add(DOWN, down, STASH_DOWN_PAGES_AHEAD)
             for source, page in reads:
                 if source == "plex":
                     if page is END:
@@ -281,19 +304,22 @@ class Engine:
                     rows, total = page
                     scenes = [scene_from_graphql(row) for row in rows]
                     report.seen += len(scenes)
-                    waiting.append(scenes)
+                    waiting[source].pages.append(scenes)
                     progress("stash", report.seen, total)
-                while waiting:
-                    if not plex_done:
-                        if not early:
-                            break
-                        self._listed_from(waiting[0], found)
-                        if len(found) < len(waiting[0]):
-                            break
-                    compare(waiting.popleft())
-                    found = []
-                    reads.release("stash")
-        if not dry_run:
+                for side, walk in waiting.items():
+                    while walk.pages:
+                        if not plex_done:
+                            if not early:
+                                break
+                            self._listed_from(walk.pages[0], walk.found)
+                            if len(walk.found) < len(walk.pages[0]):
+                                break
+                        compare(walk.pages.popleft(), walk.found)
+                        walk.found = []
+                        reads.release(side)
+        if dry_run:
+            chosen_all.sort(key=lambda scene: int(scene.id))  # as one walk up would list them
+        else:
             self._advance(STASH_SCENES, mark_before)
             for kind, (objects, total) in kind_newest.items():
                 self._kind_baseline(kind, objects)

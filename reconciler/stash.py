@@ -47,6 +47,7 @@ from reconciler.errors import (
 from reconciler.httpsession import ConfiguredSession
 from reconciler.models import Scene
 from reconciler.photos import served_path
+from reconciler.walks import DOWN, UP, MeetingWalks
 from reconciler.watermark import shifted
 
 log = logging.getLogger(__name__)
@@ -388,6 +389,17 @@ class StashClient:
         self._client: Client | None = None
         self._session: Any = None
 
+    def twin(self) -> StashClient:
+        """Another client of the same server, on a connection of its own (for a second
+        request in flight); close it when done."""
+        return StashClient(self.config)
+
+    def __enter__(self) -> StashClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self._client is not None and self._session is not None:
             self._client.close_sync()
@@ -449,26 +461,49 @@ class StashClient:
             yield [scene_from_graphql(row) for row in rows], total
 
     def scene_rows_by_id(
-        self, scene_filter: dict[str, Any] | None = None, per_page: int = PAGE_SIZE
+        self,
+        scene_filter: dict[str, Any] | None = None,
+        per_page: int = PAGE_SIZE,
+        walks: MeetingWalks | None = None,
+        side: str = UP,
     ) -> Iterator[tuple[list[dict[str, Any]], int]]:
         """Pages of scenes in `id` order, each page asked for as "`id` greater than the last
         one read" (keyset): `id` never moves, so edits and deletions during the walk skip
         nothing. Yields each page as Stash answered it (`scene_from_graphql` makes `Scene`s
         of its rows) with the count of the first answer; the full sweep turns the rows into
-        scenes while the next page is being asked for."""
-        last, total = 0, None
-        while True:
-            criteria = {**(scene_filter or {}), "id": {"value": last, "modifier": "GREATER_THAN"}}
-            paging = {"page": 1, "per_page": per_page, "sort": "id", "direction": "ASC"}
+        scenes while the next page is being asked for.
+
+        With `walks`, this is one of two walks that meet (`reconciler.walks`): `side` DOWN
+        walks from the highest id down ("`id` less than the last one read"), and each yields
+        only the rows it kept."""
+        last: int | None = None
+        total = None
+        down = side == DOWN
+        while walks is None or not walks.met:
+            criteria = dict(scene_filter or {})
+            if not down or last is not None:
+                modifier = "LESS_THAN" if down else "GREATER_THAN"
+                criteria["id"] = {"value": last or 0, "modifier": modifier}
+            direction = "DESC" if down else "ASC"
+            paging = {"page": 1, "per_page": per_page, "sort": "id", "direction": direction}
+            if not down:
+                where = f"after id {last or 0}"
+            else:
+                where = "from the highest id" if last is None else f"below id {last}"
             rows, count = self._find_rows(
                 "scenes",
                 {"filter": paging, "scene_filter": criteria},
-                f"reading scenes after id {last}",
+                f"reading scenes {where}",
             )
             total = count if total is None else total
-            if rows:
-                yield rows, total
-            if len(rows) < per_page:
+            full = len(rows) == per_page
+            if walks is None:
+                kept, more = len(rows), full
+            else:
+                kept, more = walks.keep(side, [int(row["id"]) for row in rows], full)
+            if kept:
+                yield rows if kept == len(rows) else rows[:kept], total
+            if not more:
                 return
             last = int(rows[-1]["id"])
 

@@ -211,6 +211,9 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
         self._zone = ZoneInfo(tz)
         self._tz_name = tz
         self._state_lock = threading.RLock()
+        # one answer computed and encoded at a time: two handler threads computing at once
+        # would only trade the interpreter lock back and forth
+        self._answering = threading.Lock()
         self._documents: OrderedDict[str, tuple[DocumentNode | None, list[GraphQLError]]] = (
             OrderedDict()
         )
@@ -880,12 +883,14 @@ class StashEmulator(StashQueryEngine, EmulatorServer):
             )
         if self.before_query is not None:
             self.before_query(variables or {})
-        status, payload = self.execute(
-            str(query), variables, operation, base_url=self._base_url(request), get_only=get_only
-        )
-        if status == 422 and accept_type == "application/graphql-response+json":
-            status = 400
-        return _json_response(status, payload, accept_type, headers)
+        with self._answering:
+            status, payload = self.execute(
+                str(query), variables, operation, base_url=self._base_url(request),
+                get_only=get_only,
+            )
+            if status == 422 and accept_type == "application/graphql-response+json":
+                status = 400
+            return _json_response(status, payload, accept_type, headers)
 
     # --- GraphQL --------------------------------------------------------------------------------
 

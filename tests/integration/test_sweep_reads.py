@@ -1,5 +1,6 @@
-"""The full sweep reads Stash and Plex at once, compares in Stash's order, and an interrupted
-sweep leaves the last complete Plex picture in place."""
+"""The full sweep reads Stash and Plex at once, Stash from both ends, compares each walk's pages
+in the order it read them, and an interrupted sweep leaves the last complete Plex picture in
+place."""
 
 from __future__ import annotations
 
@@ -78,6 +79,44 @@ def test_stash_is_read_while_plex_is_still_listing(tmp_path, servers):
     assert listed_during_stash and all(listed_during_stash)
 
 
+def test_stash_is_read_from_both_ends_at_once_and_never_more_than_two_at_a_time(
+    tmp_path, servers
+):
+    stash, plex = servers
+    both_asked = threading.Barrier(2, timeout=10)
+    met, in_flight, most = [], [0], [0]
+    count_lock = threading.Lock()
+    stash_handle = stash.handle
+
+    def stash_side(request):
+        with count_lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            if request.path == "/graphql" and b"FindScenes" in request.body and not met:
+                # one walk at a time, the second page is asked only once the first is
+                # answered: then this waits in vain and says so
+                try:
+                    both_asked.wait()
+                    met.append(True)
+                except threading.BrokenBarrierError:
+                    met.append(False)
+            return stash_handle(request)
+        finally:
+            with count_lock:
+                in_flight[0] -= 1
+
+    stash.handle = stash_side
+    app = make_app(tmp_path, stash, plex)
+    try:
+        report, _ = app.engine.sweep()
+    finally:
+        app.close()
+    assert (report.seen, report.queued) == (SCENES, SCENES)
+    assert met[:2] == [True, True]
+    assert most[0] == 2
+
+
 def test_scenes_are_compared_and_queued_in_stash_order_whatever_order_plex_lists(
     tmp_path, servers
 ):
@@ -93,7 +132,7 @@ def test_scenes_are_compared_and_queued_in_stash_order_whatever_order_plex_lists
     assert (report.seen, report.unmatched) == (SCENES + 1, 1)
 
 
-def test_one_library_in_stash_order_too(tmp_path, servers):
+def test_one_library_queued_in_the_order_each_walk_read(tmp_path, servers):
     stash, plex = servers
     app = make_app(tmp_path, stash, plex)
     try:
@@ -101,7 +140,16 @@ def test_one_library_in_stash_order_too(tmp_path, servers):
         jobs = app.store.claim(100, float("inf"))
     finally:
         app.close()
-    assert [job.scene_id for job in jobs] == [str(n) for n in range(1, SCENES + 1)]
+    queued = [int(job.scene_id) for job in jobs]
+    assert sorted(queued) == list(range(1, SCENES + 1))
+
+    def walked(meeting: int) -> bool:
+        """Up to `meeting` read going up, the rest going down."""
+        up = [n for n in queued if n <= meeting]
+        down = [n for n in queued if n > meeting]
+        return up == sorted(up) and down == sorted(down, reverse=True)
+
+    assert any(walked(meeting) for meeting in range(SCENES + 1))
 
 
 def test_a_sweep_that_fails_midway_keeps_the_last_complete_plex_picture(tmp_path, servers):
