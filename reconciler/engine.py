@@ -256,9 +256,9 @@ class Engine:
         """
         report = SweepReport()
         early = len(self.catalog.sections()) == 1
-        newest_scene, scene_count = self.stash.latest("scenes")
+        kind_newest = self.stash.newest(scenes=1, count=KIND_BASELINE)
+        newest_scene, scene_count = kind_newest.pop("scenes")
         mark_before = newest_scene[0]["updated_at"] if newest_scene else None
-        kind_newest = {kind: self.stash.latest(kind, KIND_BASELINE) for kind in RENAMABLE}
         backfill = not dry_run and self.store.setting(CARRIERS_RECORDED) is None
         chosen_all: list[Scene] = []
         walks = MeetingWalks()

@@ -99,18 +99,20 @@ query Find{kind.title()}($filter: FindFilterType!, $object_filter: {_filter_type
     for kind in RENAMABLE
 }
 
-LATEST = {
-    kind: f"""
-query Latest{kind.title()}($count: Int!) {{
-  find{kind.title()}(
-      filter: {{ page: 1, per_page: $count, sort: "updated_at", direction: DESC }}) {{
-    count
-    {kind} {{ id updated_at }}
-  }}
-}}
-"""
-    for kind in ("scenes", "tags", "performers", "studios")
-}
+# The newest of each kind (`id`, `updated_at`) and how many there are, in one request: what a
+# full pass starts the polls from (`$scenes` of them for scenes, `$count` for the others).
+NEWEST_KINDS = ("scenes", *RENAMABLE)
+NEWEST = (
+    "query Newest($scenes: Int!, $count: Int!) {\n"
+    + "".join(
+        f"  {kind}: find{kind.title()}(filter: {{ page: 1, "
+        f"per_page: ${'scenes' if kind == 'scenes' else 'count'}, "
+        'sort: "updated_at", direction: DESC }) '
+        f"{{ count {kind} {{ id updated_at }} }}\n"
+        for kind in NEWEST_KINDS
+    )
+    + "}\n"
+)
 
 # An idle poll in one request: the first page of every "changed since" list, how many
 # tags, performers and studios exist (a drop means one was deleted: deleting does not
@@ -679,15 +681,17 @@ class StashClient:
             criterion["depth"] = 1
         return self.all_scenes({kind: criterion}, per_page)
 
-    def latest(self, kind: str, count: int = 1) -> tuple[list[dict[str, Any]], int]:
-        """The `count` newest scenes, tags, performers or studios (`id`, `updated_at`), and
-        how many there are."""
+    def newest(
+        self, scenes: int = 1, count: int = 1
+    ) -> dict[str, tuple[list[dict[str, Any]], int]]:
+        """The `scenes` newest scenes and the `count` newest tags, performers and studios
+        (`id`, `updated_at`), and how many of each there are, by kind: one request."""
         data = self.execute(
-            LATEST[kind],
-            {"count": count},
-            f"reading the newest of {kind} (query Latest{kind.title()})",
-        )[f"find{kind.title()}"]
-        return data[kind], data["count"]
+            NEWEST,
+            {"scenes": scenes, "count": count},
+            "reading the newest scenes, tags, performers and studios (query Newest)",
+        )
+        return {kind: (data[kind][kind], data[kind]["count"]) for kind in NEWEST_KINDS}
 
     # -- activity carried back from Plex ------------------------------------------------
 
