@@ -14,6 +14,8 @@ matching Plex items, and stashplex runs as a child process per measurement:
 
 Before warm, Plex is listed once, unmeasured (`prime_plex`): warm and floor then read the
 same emulator state (it re-renders an item's listing XML once after the item changed).
+Warm and floor alternate `--pairs` times (3); their rows are the pair whose ratio is the
+median, and the warm row's note lists every pair.
 
 Each row: wall and CPU seconds, peak RSS, the requests each emulator received by kind
 (St = Stash, Px = Plex), writes per changed item, the ratio to the floor's wall time and
@@ -365,6 +367,21 @@ def measure(
     return row, child
 
 
+def median_pair(measured: list[tuple[Row, Row | None]]) -> tuple[Row, Row | None]:
+    """The pair of warm and floor rows whose ratio is the median of the pairs' (the lower
+    middle one of an even count), its warm row's note listing every pair."""
+    paired = [(warm, floor) for warm, floor in measured if floor is not None]
+    if not paired:
+        return measured[0]
+    ranked = sorted(paired, key=lambda pair: pair[0].wall / pair[1].wall)
+    warm, floor = ranked[(len(ranked) - 1) // 2]
+    if len(paired) > 1:
+        warm.note = "median of the pairs (warm/floor): " + ", ".join(
+            f"{w.wall:.2f}/{f.wall:.2f}s = {w.wall / f.wall:.2f}x" for w, f in paired
+        )
+    return warm, floor
+
+
 def prime_plex(config: Path, size: int) -> None:
     """List Plex once, unmeasured, before the warm row. The Plex emulator renders an item's
     listing XML once and keeps it until the item changes: after the cold pass wrote every
@@ -385,6 +402,7 @@ def bench_size(
     latency: bool = False,
     runs: tuple[str, ...] = RUNS,
     features: str = "default",
+    pairs: int = 3,
 ) -> tuple[list[Row], tuple[int, int]]:
     """The measurements `runs` at one size (cold always: the others start from it); also
     returns (scenes edited, covers changed) for 1%."""
@@ -421,31 +439,47 @@ def bench_size(
                 ]
             )
 
-        for run in ("cold", "warm")[: 2 if "warm" in runs else 1]:
-            if run == "warm":
-                prime_plex(config, size)
-            print(f"[{size}] {run}", file=sys.stderr)
-            row, child = measure(size, run, stashplex(run), workdir, stash, plex)
-            row.changed = _summary_count(child.out, "updated:")
-            rows.append(row)
+        print(f"[{size}] cold", file=sys.stderr)
+        row, child = measure(size, "cold", stashplex("cold"), workdir, stash, plex)
+        row.changed = _summary_count(child.out, "updated:")
+        rows.append(row)
 
-        if "floor" in runs:
-            print(f"[{size}] floor", file=sys.stderr)
-            floor_row, child = measure(
-                size,
-                "floor",
-                [sys.executable, str(BENCH / "floor.py"), "--config", str(config)],
-                workdir,
-                stash,
-                plex,
-            )
-            inner = json.loads(child.out)
-            floor_row.note = (
-                f"paging alone: {inner['wall']:.2f}s wall, {inner['cpu']:.2f}s CPU "
-                f"({inner['stash_scenes']} scenes, {inner['plex_items']} items)"
-            )
-            floor_row.wall, floor_row.cpu = inner["wall"], inner["cpu"]
-            rows.append(floor_row)
+        # warm and floor alternate `pairs` times: the machine's speed drifts by more than the
+        # target's margin between one run and the next, and less within one pair
+        measured: list[tuple[Row, Row | None]] = []
+        if "warm" in runs:
+            prime_plex(config, size)
+        for n in range(pairs if "warm" in runs and "floor" in runs else 1):
+            warm_row = floor_row = None
+            if "warm" in runs:
+                print(f"[{size}] warm ({n + 1} of {pairs})", file=sys.stderr)
+                warm_row, child = measure(size, "warm", stashplex("warm"), workdir, stash, plex)
+                warm_row.changed = _summary_count(child.out, "updated:")
+            if "floor" in runs:
+                print(f"[{size}] floor", file=sys.stderr)
+                floor_row, child = measure(
+                    size,
+                    "floor",
+                    [sys.executable, str(BENCH / "floor.py"), "--config", str(config)],
+                    workdir,
+                    stash,
+                    plex,
+                )
+                inner = json.loads(child.out)
+                floor_row.note = (
+                    f"paging alone: {inner['wall']:.2f}s wall, {inner['cpu']:.2f}s CPU "
+                    f"({inner['stash_scenes']} scenes, {inner['plex_items']} items)"
+                )
+                floor_row.wall, floor_row.cpu = inner["wall"], inner["cpu"]
+            if warm_row is not None:
+                measured.append((warm_row, floor_row))
+            elif floor_row is not None:
+                rows.append(floor_row)
+        if measured:
+            warm_row, floor_row = median_pair(measured)
+            rows.append(warm_row)
+            if floor_row is not None:
+                rows.append(floor_row)
 
         if "1%" in runs:  # the polls follow it
             print(f"[{size}] editing 1% of the scenes in Stash", file=sys.stderr)
@@ -756,6 +790,13 @@ def main() -> int:
     parser.add_argument(
         "--baseline", metavar="JSON", help="an earlier result file: adds the x base column"
     )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=3,
+        help="warm and floor measured this many times, alternately; their rows are the pair "
+        "with the median ratio (default 3)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     runs = tuple(r for r in RUNS if r in {x.strip() for x in args.runs.split(",")} | {"cold"})
@@ -770,7 +811,7 @@ def main() -> int:
             shutil.rmtree(workdir, ignore_errors=True)
             workdir.mkdir(parents=True)
             size_rows, edits[size] = bench_size(
-                size, workdir, args.profile, args.latency, runs, args.features
+                size, workdir, args.profile, args.latency, runs, args.features, args.pairs
             )
             rows.extend(size_rows)
     checks = evaluate(rows, edits, args.latency, images=2 if args.features == "all" else 1)
