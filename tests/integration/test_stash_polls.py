@@ -148,8 +148,12 @@ def test_a_full_pass_while_scenes_are_edited_and_deleted(library, clock):
         library.stash.update_scene("2", title="Edited during the pass")  # both on page 1,
         library.stash.delete_scene("3")  # already read: neither may shift page 2
 
-    # requests: newest scene, newest tags, performers, studios, then the pages by id
-    library.during_walk(edit_and_delete, on_request=6)
+    def walking_up(variables: dict) -> bool:
+        paging = variables.get("filter") or {}
+        return paging.get("sort") == "id" and paging.get("direction") == "ASC"
+
+    # just before the walk up's second page (scenes 2 and 3 were on its first)
+    library.during_walk(edit_and_delete, on_request=2, counted=walking_up)
     summary = library.app.reconcile_all()
 
     titles = library.titles()
