@@ -159,7 +159,7 @@ def test_a_sweep_that_fails_midway_keeps_the_last_complete_plex_picture(tmp_path
         app.engine.sweep()
         before = app.catalog.index.lookup("/media/scene-1.mp4")
         plex.add_item("Adult", "/media/new.mp4")
-        # the four `latest` queries pass, then the second page of scenes fails for good
+        # `Newest` and four pages of scenes pass, then the walks' next pages fail for good
         stash.inject(status=400, count=100, path_prefix="/graphql", skip=5)
         with pytest.raises(StashplexError):
             app.engine.sweep()
