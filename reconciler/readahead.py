@@ -15,7 +15,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 # Requests in flight to one server, at most (stashplex is a guest on both):
-# Stash answers its UI, its scanner and its plugins from one process: two at a time.
+# Stash answers its UI, its scanner and its plugins from one process: two at a time
+# (a `StashClient` and its twin hold every request to it, whichever thread asks).
 STASH_IN_FLIGHT = 2
 # Plex keeps its library in SQLite: a second write in flight makes it unresponsive, and a
 # read beside the one write (a listing page, a detail read) is all it takes without slowing it.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,7 @@ from reconciler.errors import (
 from reconciler.httpsession import ConfiguredSession
 from reconciler.models import Scene
 from reconciler.photos import served_path
+from reconciler.readahead import STASH_IN_FLIGHT
 from reconciler.walks import DOWN, UP, MeetingWalks
 from reconciler.watermark import shifted
 
@@ -390,11 +392,17 @@ class StashClient:
         self.http.headers.update(self.headers)
         self._client: Client | None = None
         self._session: Any = None
+        # every request waits for one: a full pass's two walks, the worker's cover
+        # downloads and the photos served to Plex all ask Stash, from threads of their own
+        self._in_flight = threading.BoundedSemaphore(STASH_IN_FLIGHT)
 
     def twin(self) -> StashClient:
         """Another client of the same server, on a connection of its own (for a second
-        request in flight); close it when done."""
-        return StashClient(self.config)
+        request in flight), sharing this one's limit of requests in flight; close it when
+        done."""
+        twin = StashClient(self.config)
+        twin._in_flight = self._in_flight
+        return twin
 
     def __enter__(self) -> StashClient:
         return self
@@ -426,7 +434,8 @@ class StashClient:
         """Run one GraphQL document; `action` says what for, in error messages."""
         try:
             request = GraphQLRequest(_parsed(query), variable_values=variables)
-            return self._gql().execute(request)
+            with self._in_flight:
+                return self._gql().execute(request)
         except Exception as exc:
             raise translate_stash_error(exc, action, self.config.url) from None
 
@@ -794,9 +803,10 @@ class StashClient:
         """An image's bytes and content type from `url` (on `stash.url`)."""
         action = f"downloading {what} from {url.split('?')[0]}"
         try:
-            response = self.http.send_encoded(
-                "GET", url, timeout=self.config.timeout, allow_redirects=False
-            )
+            with self._in_flight:
+                response = self.http.send_encoded(
+                    "GET", url, timeout=self.config.timeout, allow_redirects=False
+                )
             response.raise_for_status()
         except Exception as exc:
             raise translate_stash_error(exc, action, self.config.url) from None
