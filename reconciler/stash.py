@@ -385,7 +385,9 @@ def translate_stash_error(
 class StashClient:
     """stashplex's view of one Stash server."""
 
-    def __init__(self, config: StashConfig) -> None:
+    def __init__(
+        self, config: StashConfig, in_flight: threading.BoundedSemaphore | None = None
+    ) -> None:
         self.config = config
         self.headers = {"ApiKey": config.api_key} if config.api_key else {}
         self.http = ConfiguredSession(tls_verify(config), config.url)
@@ -394,15 +396,13 @@ class StashClient:
         self._session: Any = None
         # every request waits for one: a full pass's two walks, the worker's cover
         # downloads and the photos served to Plex all ask Stash, from threads of their own
-        self._in_flight = threading.BoundedSemaphore(STASH_IN_FLIGHT)
+        self._in_flight = in_flight or threading.BoundedSemaphore(STASH_IN_FLIGHT)
 
     def twin(self) -> StashClient:
         """Another client of the same server, on a connection of its own (for a second
         request in flight), sharing this one's limit of requests in flight; close it when
         done."""
-        twin = StashClient(self.config)
-        twin._in_flight = self._in_flight
-        return twin
+        return StashClient(self.config, self._in_flight)
 
     def __enter__(self) -> StashClient:
         return self
@@ -486,11 +486,12 @@ class StashClient:
 
         With `walks`, this is one of two walks that meet (`reconciler.walks`): `side` DOWN
         walks from the highest id down ("`id` less than the last one read"), and each yields
-        only the rows it kept."""
+        only the rows it kept (a walk alone keeps every row and ends at a short page)."""
+        walks = MeetingWalks() if walks is None else walks
         last: int | None = None
         total = None
         down = side == DOWN
-        while walks is None or not walks.met:
+        while not walks.met:
             criteria = dict(scene_filter or {})
             if not down or last is not None:
                 modifier = "LESS_THAN" if down else "GREATER_THAN"
@@ -507,16 +508,13 @@ class StashClient:
                 f"reading scenes {where}",
             )
             total = count if total is None else total
-            full = len(rows) == per_page
-            if walks is None:
-                kept, more = len(rows), full
-            else:
-                kept, more = walks.keep(side, [int(row["id"]) for row in rows], full)
+            ids = [int(row["id"]) for row in rows]
+            kept, more = walks.keep(side, ids, len(rows) == per_page)
             if kept:
                 yield rows if kept == len(rows) else rows[:kept], total
             if not more:
                 return
-            last = int(rows[-1]["id"])
+            last = ids[-1]
 
     def all_scenes(
         self, scene_filter: dict[str, Any] | None = None, per_page: int = PAGE_SIZE
