@@ -680,7 +680,8 @@ class StashQueryEngine:
         """`id > N` sorted by id, or `id < N` sorted by id descending, and nothing else: what
         SQLite answers from the rowid index without looking at the rows beyond N. The answer
         is the general path's, only sooner (a full pass pages 100,000 scenes this way, from
-        both ends at once)."""
+        both ends at once; `id: IntCriterionInput`, `LESS_THAN` and `direction: DESC` as
+        `shared/reference/stash-graphql.md` lists them)."""
         criterion = (object_filter or {}).get("id")
         if (
             set(object_filter or {}) != {"id"}

@@ -605,18 +605,26 @@ def test_a_test_can_edit_between_the_pages_of_a_walk(emu: StashEmulator, clock: 
     assert asked == [{"since": "2000", "page": 2, "perPage": 1}]
 
 
+KEYSET = """query Q($f: SceneFilterType, $p: FindFilterType) {
+             findScenes(scene_filter: $f, filter: $p) { count scenes { id } } }"""
+
+
+def keyset_and_general(emu: StashEmulator, criterion: dict, paging: dict) -> tuple[dict, dict]:
+    """One keyset page as the emulator's id index answers it, and as its general filter does
+    (another criterion beside `id` takes the general path)."""
+    gql_client = client(emu)
+    fast = run(gql_client, KEYSET, f=criterion, p=paging)
+    general = run(gql_client, KEYSET, f={**criterion, "organized": False}, p=paging)
+    return fast, general
+
+
 def test_keyset_paging_by_id_answers_like_the_general_filter(emu: StashEmulator) -> None:
     for i in range(7):
         emu.add_scene(title=f"scene {i}")
     emu.delete_scene("3")
-    gql_client = client(emu)
-    query = """query Q($f: SceneFilterType, $p: FindFilterType) {
-                 findScenes(scene_filter: $f, filter: $p) { count scenes { id } } }"""
     after_two = {"id": {"value": 2, "modifier": "GREATER_THAN"}}
 
-    fast = run(gql_client, query, f=after_two, p={"per_page": 2, "sort": "id"})
-    general = run(gql_client, query, f={**after_two, "organized": False},
-                  p={"per_page": 2, "sort": "id"})
+    fast, general = keyset_and_general(emu, after_two, {"per_page": 2, "sort": "id"})
 
     assert fast == general == {"findScenes": {"count": 4, "scenes": [{"id": "4"}, {"id": "5"}]}}
 
@@ -625,20 +633,14 @@ def test_keyset_paging_down_by_id_answers_like_the_general_filter(emu: StashEmul
     for i in range(7):
         emu.add_scene(title=f"scene {i}")
     emu.delete_scene("5")
-    gql_client = client(emu)
-    query = """query Q($f: SceneFilterType, $p: FindFilterType) {
-                 findScenes(scene_filter: $f, filter: $p) { count scenes { id } } }"""
     down = {"per_page": 2, "sort": "id", "direction": "DESC"}
 
-    def both(below: int) -> tuple[dict, dict]:
-        criterion = {"id": {"value": below, "modifier": "LESS_THAN"}}
-        fast = run(gql_client, query, f=criterion, p=down)
-        general = run(gql_client, query, f={**criterion, "organized": False}, p=down)
-        return fast, general
+    def below(value: int) -> tuple[dict, dict]:
+        return keyset_and_general(emu, {"id": {"value": value, "modifier": "LESS_THAN"}}, down)
 
-    fast, general = both(7)
+    fast, general = below(7)
     assert fast == general == {"findScenes": {"count": 5, "scenes": [{"id": "6"}, {"id": "4"}]}}
-    fast, general = both(1)
+    fast, general = below(1)
     assert fast == general == {"findScenes": {"count": 0, "scenes": []}}
 
 
