@@ -12,6 +12,7 @@ from reconciler.config import parse_config
 from reconciler.emulators.stash import StashEmulator
 from reconciler.readahead import STASH_IN_FLIGHT
 from reconciler.stash import StashClient
+from tests.in_hand import InHand
 
 pytestmark = pytest.mark.integration
 
@@ -22,24 +23,13 @@ def test_stash_never_has_more_than_two_requests_in_hand():
     config = parse_config({"stash": {"url": stash.url, "api_key": "key"}}, env={}).stash
     client = StashClient(config)
     twin = client.twin()
-    in_hand, most = [0], [0]
-    count = threading.Lock()
-    handle = stash.handle
 
-    def slow(request):
-        with count:
-            in_hand[0] += 1
-            most[0] = max(most[0], in_hand[0])
-        try:
-            deadline = time.monotonic() + 1.0
-            while time.monotonic() < deadline and in_hand[0] <= STASH_IN_FLIGHT:
-                time.sleep(0.01)  # long enough for every thread's request to arrive
-            return handle(request)
-        finally:
-            with count:
-                in_hand[0] -= 1
+    def hold(request, now) -> None:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and now() <= STASH_IN_FLIGHT:
+            time.sleep(0.01)  # long enough for every thread's request to arrive
 
-    stash.handle = slow
+    in_hand = InHand(stash, hold)
     screenshot = f"{stash.url}/scene/{scene_id}/screenshot"
     asks = [client.version, twin.version, client.version,
             lambda: client.fetch_image(screenshot), lambda: twin.fetch_image(screenshot)]
@@ -61,4 +51,4 @@ def test_stash_never_has_more_than_two_requests_in_hand():
         client.close()
         stash.stop()
     assert len(answers) == len(asks)
-    assert most[0] == STASH_IN_FLIGHT
+    assert in_hand.most == STASH_IN_FLIGHT

@@ -15,6 +15,7 @@ from reconciler.config import parse_config
 from reconciler.emulators.plex import PlexEmulator
 from reconciler.emulators.stash import StashEmulator
 from reconciler.errors import StashplexError
+from tests.in_hand import InHand
 
 pytestmark = pytest.mark.integration
 
@@ -84,29 +85,19 @@ def test_stash_is_read_from_both_ends_at_once_and_never_more_than_two_at_a_time(
 ):
     stash, plex = servers
     both_asked = threading.Barrier(2, timeout=10)
-    met, in_flight, most = [], [0], [0]
-    count_lock = threading.Lock()
-    stash_handle = stash.handle
+    met: list[bool] = []
 
-    def stash_side(request):
-        with count_lock:
-            in_flight[0] += 1
-            most[0] = max(most[0], in_flight[0])
-        try:
-            if request.path == "/graphql" and b"FindScenes" in request.body and not met:
-                # one walk at a time, the second page is asked only once the first is
-                # answered: then this waits in vain and says so
-                try:
-                    both_asked.wait()
-                    met.append(True)
-                except threading.BrokenBarrierError:
-                    met.append(False)
-            return stash_handle(request)
-        finally:
-            with count_lock:
-                in_flight[0] -= 1
+    def hold(request, now) -> None:
+        if request.path == "/graphql" and b"FindScenes" in request.body and not met:
+            # one walk at a time, the second page is asked only once the first is answered:
+            # then this waits in vain and says so
+            try:
+                both_asked.wait()
+                met.append(True)
+            except threading.BrokenBarrierError:
+                met.append(False)
 
-    stash.handle = stash_side
+    in_hand = InHand(stash, hold)
     app = make_app(tmp_path, stash, plex)
     try:
         report, _ = app.engine.sweep()
@@ -114,7 +105,7 @@ def test_stash_is_read_from_both_ends_at_once_and_never_more_than_two_at_a_time(
         app.close()
     assert (report.seen, report.queued) == (SCENES, SCENES)
     assert met[:2] == [True, True]
-    assert most[0] == 2
+    assert in_hand.most == 2
 
 
 def test_scenes_are_compared_and_queued_in_stash_order_whatever_order_plex_lists(
