@@ -69,6 +69,7 @@ class Daemon:
         self.busy = threading.Lock()
         self._notify_lock = threading.Lock()
         self._stopping_sent = False
+        self._stop_asked = False  # by a signal: `request_stop`
         self.lock = DatabaseLock(config.database)
         self.app: App | None = None
         self.metrics: Metrics | None = None
@@ -226,10 +227,17 @@ class Daemon:
     # -- lifecycle ---------------------------------------------------------------
 
     def request_stop(self, signum: int | None = None, frame: object = None) -> None:
-        """Ask the daemon to stop. As a signal handler this runs in the middle of whatever the
-        main thread was doing, a log line included: it only sets the event (logging from here
-        could wait for a lock the interrupted line holds, for ever)."""
-        self.stop_event.set()
+        """Ask the daemon to stop; its main loop sets `stop_event` within 0.2 s.
+
+        As a signal handler this runs in the middle of whatever the main thread was doing:
+        the loop's own wait, a log line. Each holds a lock (the event's, a log handler's)
+        that setting the event or logging from here would wait for, for ever, so it only
+        records the request."""
+        self._stop_asked = True
+
+    def stopping(self) -> bool:
+        """Whether a stop was asked for (by a signal, `request_stop` or `stop_event`)."""
+        return self._stop_asked or self.stop_event.is_set()
 
     def run(self, install_signals: bool = True) -> int:
         self.lock.acquire()
@@ -275,8 +283,9 @@ class Daemon:
                 self.config.schedule.poll_interval,
                 self.config.schedule.process_interval,
             )
-            while not self.stop_event.wait(0.2):
-                pass
+            while not self.stopping():
+                time.sleep(0.2)  # holds no lock a signal handler could need
+            self.stop_event.set()
             log.info("stopping: finishing the job in hand")
             with self._notify_lock:
                 self.notifier.stopping()
