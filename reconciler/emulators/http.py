@@ -211,13 +211,15 @@ class EmulatorServer:
         if fixture:
             with open(fixture, encoding="utf-8") as handle:
                 self.load(json.load(handle))
-        done = threading.Event()
+        # the handler only records the signal: setting an event from it could land inside
+        # this thread's own wait on that event, its lock held, and wait for it for ever
+        asked: list[int] = []
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: done.set())
+            signal.signal(sig, lambda signum, _frame: asked.append(signum))
         self.start()
         print(f"{self.name} listening on {self.url}", flush=True)
-        while not done.wait(0.2):
-            pass
+        while not asked:
+            time.sleep(0.2)
         self.stop()
         return 0
 
