@@ -49,13 +49,13 @@ UNCLAIMED_FOR = 3600.0
 RENAMABLE = ("tags", "performers", "studios")
 POLL_PAGE_SIZE = 1000
 UNMATCHED_EXAMPLES = 3
-# pages a sweep's readers may hold before they are compared: enough to keep both listings
-# going when one runs ahead of the other, few enough to bound the memory (250 scenes a page)
+# pages each of a sweep's readers may hold before they are compared: enough to keep both
+# listings going when one runs ahead of the other, few enough to bound the memory (250
+# scenes a page, about 0.7 MB). The walk down Stash's listing reads the scenes Plex lists
+# last, so its pages wait for the end of Plex's listing: with fewer held, it stopped while
+# Plex was listed and Stash answered the walk up alone, idle between its pages.
 STASH_PAGES_AHEAD = 40
 PLEX_PAGES_AHEAD = 8
-# the walk down Stash's listing reads the scenes Plex lists last: its pages wait for the end
-# of Plex's listing, so it reads only a few ahead (each page held is 250 scenes of memory)
-STASH_DOWN_PAGES_AHEAD = 8
 POLL_CHUNK = 500  # Plex items compared per stored-state read in a poll
 T = TypeVar("T")
 
@@ -289,7 +289,7 @@ class Engine:
             reads.add(UP, up, STASH_PAGES_AHEAD)
             if scene_count > size:  # one page is one request, from either end
                 down = stash_down.scene_rows_by_id(per_page=size, walks=walks, side=DOWN)
-                reads.add(DOWN, down, STASH_DOWN_PAGES_AHEAD)
+                reads.add(DOWN, down, STASH_PAGES_AHEAD)
             for source, page in reads:
                 if source == "plex":
                     if page is END:
