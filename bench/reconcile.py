@@ -449,10 +449,11 @@ def bench_size(
         measured: list[tuple[Row, Row | None]] = []
         if "warm" in runs:
             prime_plex(config, size)
-        for n in range(pairs if "warm" in runs and "floor" in runs else 1):
+        rounds = pairs if "warm" in runs and "floor" in runs else 1
+        for n in range(rounds):
             warm_row = floor_row = None
             if "warm" in runs:
-                print(f"[{size}] warm ({n + 1} of {pairs})", file=sys.stderr)
+                print(f"[{size}] warm ({n + 1} of {rounds})", file=sys.stderr)
                 warm_row, child = measure(size, "warm", stashplex("warm"), workdir, stash, plex)
                 warm_row.changed = _summary_count(child.out, "updated:")
             if "floor" in runs:
