@@ -96,8 +96,9 @@ class ConfiguredSession(requests.Session):
         """
         parts = url.split("/", 3)
         netloc = parts[2] if "://" in url else ""
-        typed = any(name.lower() == "content-type" for name in headers or {})
-        if content_type is not None and not typed:
+        if content_type is not None and not any(
+            name.lower() == "content-type" for name in headers or {}
+        ):
             headers = {**(headers or {}), "Content-Type": content_type}
         else:
             content_type = None

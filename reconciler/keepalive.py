@@ -13,7 +13,9 @@ still sees every request. What requests raises for each failure is raised here t
 from __future__ import annotations
 
 import contextlib
+import datetime
 import email.parser
+import functools
 import http.client
 import io
 import re
@@ -50,11 +52,53 @@ def _body_failure(exc: BaseException) -> requests.RequestException:
 
 def _headers(pairs: list[tuple[str, str]]) -> CaseInsensitiveDict:
     """The answer's headers as requests holds them: a repeated header's values joined by
-    ", " (as urllib3's `HTTPHeaderDict` joins them)."""
-    headers: CaseInsensitiveDict = CaseInsensitiveDict()
+    ", " under the name it first came with (as urllib3's `HTTPHeaderDict` joins them)."""
+    headers = CaseInsensitiveDict(pairs)
+    if len(headers) == len(pairs):
+        return headers
+    joined: dict[str, tuple[str, str]] = {}
     for name, value in pairs:
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return headers
+        first = joined.get(name.lower())
+        joined[name.lower()] = (first[0], f"{first[1]}, {value}") if first else (name, value)
+    return CaseInsensitiveDict(joined.values())
+
+
+@functools.lru_cache(maxsize=64)
+def _encoding(content_type: str | None) -> str | None:
+    """The text encoding requests gives an answer of this type (its `get_encoding_from_headers`,
+    asked once a type: every answer of a server has one of a few)."""
+    return get_encoding_from_headers({} if content_type is None else {"content-type": content_type})
+
+
+class KeptResponse(requests.Response):
+    """A `requests.Response` holding the whole of an answer read on a kept connection.
+
+    `Response.__init__` makes an empty cookie jar for every answer, which nothing here reads
+    (the session's jar takes an answer's cookies: `ConfiguredSession.send_encoded`); it is made
+    when first asked for. The body is the content already, as after `Response.content`."""
+
+    def __init__(self, status: int, reason: str, url: str, headers: CaseInsensitiveDict,
+                 content: bytes) -> None:
+        # every attribute `Response.__init__` sets (test_lean_response.py checks the list)
+        self._content = content
+        self._content_consumed = True
+        self._next = None
+        self.status_code = status
+        self.headers = headers
+        self.raw = io.BytesIO(content)
+        self.url = url
+        self.encoding = _encoding(headers.get("content-type"))
+        self.history = []
+        self.reason = reason
+        self.elapsed = _NO_TIME
+        self.request = None
+
+    @functools.cached_property
+    def cookies(self) -> requests.cookies.RequestsCookieJar:  # type: ignore[override]
+        return requests.cookies.cookiejar_from_dict({})
+
+
+_NO_TIME = datetime.timedelta(0)
 
 
 def _decoded(content: bytes, headers: Mapping[str, str]) -> bytes:
@@ -69,36 +113,36 @@ def _decoded(content: bytes, headers: Mapping[str, str]) -> bytes:
     ).data
 
 
-# a header line the email parser takes as it is: a name of printable characters but space
-# and colon, then the colon (anything else, a folded line say, goes to the email parser)
-_PLAIN_HEADER = re.compile(r"[!-9;-~]+:")
+# a block of header lines the email parser takes as they are: each a name of printable
+# characters but space and colon, the colon, a value without line breaks, the line end; then
+# the blank line (or the end of the answer). Anything else (a folded line, say) goes to the
+# email parser.
+_PLAIN_BLOCK = re.compile(r"(?:[!-9;-~]+:[^\r\n]*\r?\n)*(?:\r?\n)?")
+_PLAIN_LINE = re.compile(r"([!-9;-~]+):[ \t]*([^\r\n]*)\r?\n")
 
 
-def _parsed_headers(fp: io.BufferedIOBase) -> http.client.HTTPMessage:
-    """The answer's header block as `http.client.parse_headers` gives it, without the email
-    parser's feed machinery for the plain lines every answer has (it was a tenth of the
-    cold pass's CPU, three answers an item). Each line is kept as that parser keeps it
-    (`Compat32.header_source_parse`: blanks after the colon and the line end dropped); a
-    block with any other line is handed to the email parser whole."""
-    lines = http.client._read_headers(fp)
+def _parsed_headers(lines: list[bytes]) -> tuple[http.client.HTTPMessage, list[tuple[str, str]]]:
+    """The header block read by `http.client._read_headers`, as `http.client.parse_headers`
+    parses it, and its (name, value) pairs. The email parser's feed machinery was a tenth of
+    the cold pass's CPU (three answers an item): a block of plain lines is taken apart by
+    two scans in C instead, each line kept as that parser keeps it
+    (`Compat32.header_source_parse`: blanks after the colon and the line end dropped)."""
+    block = b"".join(lines).decode("iso-8859-1")
+    if _PLAIN_BLOCK.fullmatch(block) is None:
+        message = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(block)
+        return message, message.items()
     message = http.client.HTTPMessage()
-    for line in lines:
-        text = line.decode("iso-8859-1")
-        if text in ("\r\n", "\n", ""):
-            break
-        found = _PLAIN_HEADER.match(text)
-        if found is None:
-            block = b"".join(lines).decode("iso-8859-1")
-            return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(block)
-        end = found.end()
-        message.set_raw(text[: end - 1], text[end:].lstrip(" \t").rstrip("\r\n"))
-    return message
+    pairs = _PLAIN_LINE.findall(block)
+    for name, value in pairs:
+        message.set_raw(name, value)
+    return message, pairs
 
 
 class LeanResponse(http.client.HTTPResponse):
-    """`http.client.HTTPResponse` with its headers read by `_parsed_headers`; everything
-    after the status line and headers (lengths, chunks, closing) is the standard class's,
-    decided from them as `HTTPResponse.begin` decides it."""
+    """`http.client.HTTPResponse` with its headers read by `_parsed_headers`, and kept as
+    pairs too (`header_pairs`); everything after the status line and headers (lengths,
+    chunks, closing) is the standard class's, decided from them as `HTTPResponse.begin`
+    decides it."""
 
     def begin(self) -> None:
         if self.headers is not None:
@@ -116,14 +160,20 @@ class LeanResponse(http.client.HTTPResponse):
             self.version = 11
         else:
             raise http.client.UnknownProtocol(version)
-        self.headers = self.msg = _parsed_headers(self.fp)
-        coding = self.headers.get("transfer-encoding")
+        self.headers, self.header_pairs = _parsed_headers(http.client._read_headers(self.fp))
+        self.msg = self.headers
+        # a repeated header counts by its first value, as `Message.get` gives it
+        first: dict[str, str] = {}
+        for name, value in reversed(self.header_pairs):
+            first[name.lower()] = value
+        self._first = first
+        coding = first.get("transfer-encoding")
         self.chunked = bool(coding and coding.lower() == "chunked")
         if self.chunked:
             self.chunk_left = None
         self.will_close = self._check_close()
         self.length = None
-        length = self.headers.get("content-length")
+        length = first.get("content-length")
         if length and not self.chunked:
             try:
                 self.length = int(length)
@@ -139,24 +189,103 @@ class LeanResponse(http.client.HTTPResponse):
         if not self.will_close and not self.chunked and self.length is None:
             self.will_close = True
 
+    def _check_close(self) -> bool:
+        """`HTTPResponse._check_close`, its headers looked up in `begin`'s table."""
+        connection = self._first.get("connection")
+        if self.version == 11:
+            return bool(connection and "close" in connection.lower())
+        if self._first.get("keep-alive"):
+            return False
+        if connection and "keep-alive" in connection.lower():
+            return False
+        proxy = self._first.get("proxy-connection")
+        return not (proxy and "keep-alive" in proxy.lower())
+
 
 _STANDARD = http.client.HTTPConnection
 _LINES_KEPT = 64  # header lines a connection keeps encoded; more (a new length each) are not
+_BLOCKS_KEPT = 16  # header sets a connection keeps encoded (a client sends a few, over again)
 
 
 class _EncodedOnce(http.client.HTTPConnection):
-    """The standard connection, each header line encoded and checked once.
+    """The standard connection, each set of headers encoded and checked once.
 
     A kept connection sends the same dozen headers (plexapi's `X-Plex-*` among them) with
-    every request, and http.client encodes and checks each of them every time: a cold pass
-    sends three requests an item. A line seen before goes out as the bytes http.client made
-    of it the first time. Its answers are read by `LeanResponse`."""
+    every request, and http.client lower-cases, encodes and checks each of them every time:
+    a cold pass sends three requests an item. A set of headers seen before (all but its
+    `Content-Length`, which an upload's size changes) goes out as the lines http.client made
+    of it the first time, through the same `putrequest`/`endheaders`; a line seen before (the
+    `Host` line, a length) as the bytes made of it the first time. Its answers are read by
+    `LeanResponse`."""
 
     response_class = LeanResponse
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._lines: dict[tuple[str, str], bytes] = {}
+        # (names in order, values but the length) -> skips for `putrequest`, the lines
+        # before the length and those after it
+        self._blocks: dict[tuple, tuple[dict[str, bool], bytes, bytes]] = {}
+
+    def request(  # type: ignore[override]
+        self,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        encode_chunked: bool = False,
+    ) -> None:
+        if (
+            type(headers) is not dict
+            or encode_chunked
+            or not (body is None or type(body) is bytes)
+            or (body is not None and "Content-Length" not in headers)
+            or (body is None and "Content-Length" not in headers
+                and method.upper() in ("PATCH", "POST", "PUT"))
+        ):
+            # what the standard class adds or chunks itself goes the standard way
+            super().request(method, url, body, headers or {}, encode_chunked=encode_chunked)
+            return
+        rest = dict(headers)
+        length = rest.pop("Content-Length", None)
+        key = (tuple(headers), tuple(rest.values()))
+        block = self._blocks.get(key)
+        if block is None:
+            block = self._block(method, url, headers)
+            if len(self._blocks) < _BLOCKS_KEPT:
+                self._blocks[key] = block
+        else:
+            skips, before, after = block
+            self.putrequest(method, url, **skips)
+            if before:
+                self._output(before)
+            if length is not None:
+                self.putheader("Content-Length", length)
+            if after:
+                self._output(after)
+        self.endheaders(body)
+
+    def _block(
+        self, method: str, url: str, headers: dict[str, str]
+    ) -> tuple[dict[str, bool], bytes, bytes]:
+        """Put the request line and `headers` as `HTTPConnection.request` puts them (for a
+        set that names its length: nothing added, nothing chunked), and return what a request
+        with the same set can put again: the skips and the lines around the length."""
+        names = {name.lower() for name in headers}
+        skips = {"skip_host": "host" in names, "skip_accept_encoding": "accept-encoding" in names}
+        self.putrequest(method, url, **skips)
+        start = len(self._buffer)
+        cut = None
+        for name, value in headers.items():
+            if name == "Content-Length":
+                cut = len(self._buffer)
+            self.putheader(name, value)
+        lines = self._buffer[start:]
+        if cut is None:
+            return skips, b"\r\n".join(lines), b""
+        cut -= start
+        return skips, b"\r\n".join(lines[:cut]), b"\r\n".join(lines[cut + 1 :])
 
     def putheader(self, header: str | bytes, *values: object) -> None:
         if len(values) != 1 or type(header) is not str or type(values[0]) is not str:
@@ -267,14 +396,11 @@ class KeptConnection:
                 if step == "body":
                     raise _body_failure(exc) from exc
                 raise _failure(exc, answering=step == "answer") from exc
-        response = requests.Response()
-        response.status_code = answer.status
-        response.headers = _headers(answer.getheaders())
-        response.encoding = get_encoding_from_headers(response.headers)
-        response.reason = answer.reason
-        response.url = url
+        pairs = answer.header_pairs if isinstance(answer, LeanResponse) else answer.getheaders()
+        headers = _headers(pairs)
         try:
-            response.raw = io.BytesIO(_decoded(content, response.headers))
+            content = _decoded(content, headers)
         except urllib3.exceptions.DecodeError as exc:
             raise _body_failure(exc) from exc
+        response = KeptResponse(answer.status, answer.reason, url, headers, content)
         return response, answer.msg

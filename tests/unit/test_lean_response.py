@@ -8,8 +8,9 @@ import http.client
 import io
 
 import pytest
+import requests
 
-from reconciler.keepalive import LeanResponse
+from reconciler.keepalive import KeptResponse, LeanResponse, _headers
 
 
 class _Socket:
@@ -30,6 +31,8 @@ def _read(cls: type[http.client.HTTPResponse], raw: bytes, method: str = "GET") 
         "reason": answer.reason,
         "version": answer.version,
         "headers": answer.msg.items(),
+        # the pairs the kept connection builds requests' headers from
+        "pairs": answer.header_pairs if cls is LeanResponse else answer.getheaders(),
         "cookies": answer.msg.get_all("Set-Cookie"),
         "type": answer.getheader("content-type"),
         "chunked": answer.chunked,
@@ -54,10 +57,17 @@ ANSWERS = {
     b"X-B:\r\nX-C:no-space\r\nContent-Length: 1\r\n\r\n!",
     "bare newlines": b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
     "folded line": b"HTTP/1.1 200 OK\r\nX-Long: first\r\n  second\r\nContent-Length: 0\r\n\r\n",
+    "lone carriage return": b"HTTP/1.1 200 OK\r\nX-A: a\rb\r\nContent-Length: 0\r\n\r\n",
     "no colon": b"HTTP/1.1 200 OK\r\nnot a header\r\nContent-Length: 0\r\n\r\n",
     "after a 100": b"HTTP/1.1 100 Continue\r\nX-Skipped: 1\r\n\r\n"
     b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
     "no content": b"HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n",
+    "1.0 kept alive": b"HTTP/1.0 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 0\r\n\r\n",
+    "1.0 asked to keep": b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n"
+    b"Content-Length: 0\r\n\r\n",
+    "1.0 proxy kept": b"HTTP/1.0 200 OK\r\nProxy-Connection: keep-alive\r\n"
+    b"Content-Length: 0\r\n\r\n",
+    "repeated length": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-length: 9\r\n\r\nok",
     "bad length": b"HTTP/1.1 200 OK\r\nContent-Length: -4\r\nConnection: keep-alive\r\n\r\nrest",
 }
 
@@ -78,3 +88,17 @@ def test_head_answer_has_no_body() -> None:
 def test_unknown_protocol_is_refused() -> None:
     with pytest.raises(http.client.UnknownProtocol):
         _read(LeanResponse, b"HTTP/2.0 200 OK\r\n\r\n")
+
+
+def test_a_kept_answer_has_every_attribute_requests_gives_an_answer() -> None:
+    headers = _headers([("Content-Type", "text/xml")])
+    kept = KeptResponse(200, "OK", "http://plex/x", headers, b"<a/>")
+    assert len(kept.cookies) == 0
+    assert set(vars(kept)) == set(vars(requests.Response()))
+    assert (kept.text, kept.content, kept.encoding) == ("<a/>", b"<a/>", "ISO-8859-1")
+    assert kept.ok and kept.raw.read() == b"<a/>"
+
+
+def test_repeated_headers_are_joined_as_requests_joins_them() -> None:
+    headers = _headers([("Set-Cookie", "a=1"), ("X-One", "1"), ("set-cookie", "b=2")])
+    assert dict(headers) == {"Set-Cookie": "a=1, b=2", "X-One": "1"}
