@@ -10,6 +10,7 @@ character boundary and ends with "…"; a tag list keeps as many names as fit.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,24 +47,45 @@ _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 _UNRESERVED_BYTES = bytes(sorted(_UNRESERVED))
 
 
-def _percent_table(safe: str) -> list[str]:
+def _percent_table(safe: str) -> list[bytes]:
     """Each byte as `quote(..., safe=safe)` writes it: itself, or percent-encoded."""
     kept = _UNRESERVED | frozenset(safe.encode())
-    return [chr(byte) if byte in kept else f"%{byte:02X}" for byte in range(256)]
+    return [bytes((byte,)) if byte in kept else b"%%%02X" % byte for byte in range(256)]
 
 
-_KEY_BYTES = _percent_table(_QUERY_SAFE).__getitem__
-_VALUE_BYTES = _percent_table("").__getitem__
+_KEY_TABLE = _percent_table(_QUERY_SAFE)
+_VALUE_TABLE = _percent_table("")
+_LONG = 64  # bytes from which a text is encoded kind by kind (below, byte by byte is quicker)
+_FEW = 8  # kinds of bytes to encode up to which it is
 
 
-def _quoted(text: str, byte: Callable[[int], str]) -> str:
-    """`quote(text, safe=...)` with one table look-up a byte in C, where `quote` calls a
-    Python function for every byte (the costliest part of building a long edit). Text of
-    unreserved characters only (ids, types, most short values) is its own encoding."""
+def _quoted(text: str, table: list[bytes]) -> str:
+    """`quote(text, safe=...)` in C, where `quote` calls a Python function for every byte
+    (the costliest part of building a long edit). Text of unreserved characters only (ids,
+    types, most short values) is its own encoding; a long one with few kinds of bytes to
+    encode (a summary's spaces and commas) has each kind replaced over the whole text, "%"
+    first (the others bring it in); anything else is encoded byte by byte, a table look-up
+    each."""
     encoded = text.encode()
-    if not encoded.translate(None, _UNRESERVED_BYTES):
+    rest = encoded.translate(None, _UNRESERVED_BYTES)
+    if not rest:
         return text
-    return "".join(map(byte, encoded))
+    kinds = set(rest) if len(encoded) >= _LONG else ()
+    if not kinds or len(kinds) > _FEW:
+        return b"".join(map(table.__getitem__, encoded)).decode("ascii")
+    if 0x25 in kinds:
+        encoded = encoded.replace(b"%", table[0x25])
+        kinds.discard(0x25)
+    for byte in kinds:
+        if len(table[byte]) > 1:
+            encoded = encoded.replace(bytes((byte,)), table[byte])
+    return encoded.decode("ascii")
+
+
+@functools.lru_cache(maxsize=1024)
+def _quoted_key(key: str) -> str:
+    """A key as it goes on the wire: the same few (`genre[3].tag.tag`) come in every edit."""
+    return _quoted(key, _KEY_TABLE)
 
 
 def wire_query(args: dict[str, Any]) -> str:
@@ -73,7 +95,7 @@ def wire_query(args: dict[str, Any]) -> str:
     if not args:
         return ""
     pairs = (
-        f"{_quoted(key, _KEY_BYTES)}={_quoted(str(args[key]), _VALUE_BYTES)}"
+        f"{_quoted_key(key)}={_quoted(str(args[key]), _VALUE_TABLE)}"
         for key in sorted(args, key=str.lower)
     )
     return "?" + "&".join(pairs)

@@ -167,3 +167,14 @@ def test_the_wire_query_quotes_each_key_and_value_as_urllib_quotes_them(key, val
     assert wire_query({key: value}) == (
         f"?{quote(key, safe=_QUERY_SAFE)}={quote(value, safe='')}"
     )
+
+
+# a summary's text: long, a few kinds of characters to encode, "%" among them now and then
+_PROSE = st.text(alphabet=st.sampled_from("abcdefgh XYZ,.'%&é日\n"), min_size=60, max_size=700)
+
+
+@given(_PROSE, _PROSE)
+def test_long_text_is_quoted_as_urllib_quotes_it(key, value):
+    assert wire_query({key: value}) == (
+        f"?{quote(key, safe=_QUERY_SAFE)}={quote(value, safe='')}"
+    )
