@@ -77,7 +77,7 @@ class App:
             config,
             self.store,
             self.catalog,
-            self.stash.fetch_image,
+            self.stash.start_image,
             clock=clock,
             stash_probe=self.stash.version,
         )

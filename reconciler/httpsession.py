@@ -5,7 +5,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +16,7 @@ from requests.cookies import MockRequest, MockResponse, RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
 from requests.utils import select_proxy
 
-from reconciler.keepalive import KeptConnection
+from reconciler.keepalive import KeptConnection, KeptRequest
 
 # a target made only of characters urllib3 leaves as they are, with no "%" it would re-encode
 # (not followed by two upper-case hex digits), is as it goes on the wire; two scans, each a
@@ -71,7 +71,11 @@ class ConfiguredSession(requests.Session):
                 kept.close()
         super().close()
 
-    def send_encoded(
+    def send_encoded(self, method: str, url: str, **options: Any) -> requests.Response:
+        """`start_encoded`'s request, its answer read at once."""
+        return self.start_encoded(method, url, **options).result()
+
+    def start_encoded(
         self,
         method: str,
         url: str,
@@ -80,10 +84,11 @@ class ConfiguredSession(requests.Session):
         timeout: float | None = None,
         allow_redirects: bool = True,
         content_type: str | None = None,
-    ) -> requests.Response:
+    ) -> PendingResponse:
         """Send `url`, already percent-encoded, as it is, with the headers and body
         `Session.request` would send (`content_type`: the type requests gives a body it
-        encoded, such as `json=`'s, unless the headers name one).
+        encoded, such as `json=`'s, unless the headers name one). `PendingResponse.result()`
+        is the answer, or raises what sending it raised.
 
         `Session.request` parses and re-quotes every URL, character by character, and
         requests' adapter and urllib3's pool around each request cost more than the request:
@@ -91,8 +96,10 @@ class ConfiguredSession(requests.Session):
         session that reads no environment (built with a `base_url`), holds no cookies and has
         no auth has nothing else to add, so the request is prepared here and, to a plain-HTTP
         server without a proxy, sent on a kept-alive connection of its own (`KeptConnection`;
-        one at a time: a request made while it is busy goes the usual way). Anything else
-        goes the usual way: HTTPS keeps requests' certificate handling as it is.
+        one at a time: a request made while it is busy goes the usual way). There the answer
+        is read when asked for, and the server works on the request meanwhile. Anything else
+        goes the usual way, answered before this returns: HTTPS keeps requests' certificate
+        handling as it is.
         """
         parts = url.split("/", 3)
         netloc = parts[2] if "://" in url else ""
@@ -102,6 +109,13 @@ class ConfiguredSession(requests.Session):
             headers = {**(headers or {}), "Content-Type": content_type}
         else:
             content_type = None
+
+        def the_usual_way() -> requests.Response:
+            return self.request(
+                method, url, headers=headers, data=data, timeout=timeout,
+                allow_redirects=allow_redirects,
+            )
+
         if (
             self.trust_env
             or self.auth is not None
@@ -109,10 +123,7 @@ class ConfiguredSession(requests.Session):
             or len(self.cookies)
             or any(mark in netloc for mark in "@?#")
         ):
-            return self.request(
-                method, url, headers=headers, data=data, timeout=timeout,
-                allow_redirects=allow_redirects,
-            )
+            return _answered(the_usual_way)
         method = method.upper()
         merged = _merged(self.headers, headers)
         if data is not None:
@@ -124,27 +135,42 @@ class ConfiguredSession(requests.Session):
             merged["Content-Type"] = merged.pop("Content-Type")
         target = f"/{parts[3]}" if len(parts) > 3 else "/"
         if not on_the_wire(target):
-            return self.request(
-                method, url, headers=headers, data=data, timeout=timeout,
-                allow_redirects=allow_redirects,
-            )
+            return _answered(the_usual_way)
         kept = self._kept_for(url, netloc)
         if kept is not None and not self.hooks["response"] and not kept.busy():
-            response, message = kept.send(method, target, url, merged, data, timeout)
-            if message.get_all("Set-Cookie") or message.get_all("Set-Cookie2"):
-                # kept as `Session.send` keeps them (and sent on: the next request goes the
-                # usual way)
-                request = self._prepared(method, url, merged, data)
-                self.cookies.extract_cookies(MockResponse(message), MockRequest(request))
-            if allow_redirects and response.is_redirect:
-                return self._follow(response, self._prepared(method, url, merged, data), timeout)
-            return response
-        return self.send(
+            try:
+                sent = kept.start(method, target, url, merged, data, timeout)
+            except Exception as exc:
+                return _Answered(error=exc)
+            return _OnKept(self, sent, method, url, merged, data, timeout, allow_redirects)
+        return _answered(lambda: self.send(
             self._prepared(method, url, merged, data),
             timeout=timeout,
             proxies=dict(self.proxies),
             allow_redirects=allow_redirects,
-        )
+        ))
+
+    def _kept_answer(
+        self,
+        response: requests.Response,
+        message: http.client.HTTPMessage,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        data: bytes | None,
+        timeout: float | None,
+        allow_redirects: bool,
+    ) -> requests.Response:
+        """An answer read on a kept connection, its cookies and redirect taken as
+        `Session.send` takes them."""
+        if "Set-Cookie" in response.headers or "Set-Cookie2" in response.headers:
+            # kept as `Session.send` keeps them (and sent on: the next request goes the
+            # usual way)
+            request = self._prepared(method, url, headers, data)
+            self.cookies.extract_cookies(MockResponse(message), MockRequest(request))
+        if allow_redirects and response.is_redirect:
+            return self._follow(response, self._prepared(method, url, headers, data), timeout)
+        return response
 
     def _prepared(
         self, method: str, url: str, headers: dict[str, str], data: bytes | None
@@ -205,3 +231,56 @@ def _merged(session: Mapping[str, str | None], request: Mapping[str, str | None]
     for name, value in (request or {}).items():
         store[name.lower()] = (name, value)
     return {name: value for name, value in store.values() if value is not None}
+
+
+class PendingResponse:
+    """A request sent by `ConfiguredSession.start_encoded`: `result()` is its answer (or
+    raises what sending it raised); `abandon()` lets it go unread."""
+
+    def result(self) -> requests.Response:
+        raise NotImplementedError
+
+    def abandon(self) -> None:
+        """Nothing to let go: overridden where a connection waits for the answer."""
+
+
+def _answered(request: Callable[[], requests.Response]) -> PendingResponse:
+    """`request` made now: its answer, or what it raised, for `result()`."""
+    try:
+        return _Answered(request())
+    except Exception as exc:
+        return _Answered(error=exc)
+
+
+class _Answered(PendingResponse):
+    """A request answered (or failed) before `start_encoded` returned."""
+
+    def __init__(
+        self, response: requests.Response | None = None, error: Exception | None = None
+    ) -> None:
+        self._response, self._error = response, error
+
+    def result(self) -> requests.Response:
+        if self._error is not None:
+            raise self._error
+        assert self._response is not None
+        return self._response
+
+
+class _OnKept(PendingResponse):
+    """A request sent on a kept connection, its answer read by `result()`."""
+
+    def __init__(
+        self,
+        session: ConfiguredSession,
+        sent: KeptRequest,
+        *request: Any,
+    ) -> None:
+        self._session, self._sent, self._request = session, sent, request
+
+    def result(self) -> requests.Response:
+        response, message = self._sent.answer()
+        return self._session._kept_answer(response, message, *self._request)
+
+    def abandon(self) -> None:
+        self._sent.abandon()

@@ -365,7 +365,7 @@ class KeptConnection:
             connection.sock.settimeout(timeout)  # a system call: most requests keep the last one
         return connection
 
-    def send(
+    def start(
         self,
         method: str,
         target: str,
@@ -373,34 +373,74 @@ class KeptConnection:
         headers: Mapping[str, str],
         body: bytes | None,
         timeout: float | None,
-    ) -> tuple[requests.Response, http.client.HTTPMessage]:
-        """Send `method target` (the target as it goes on the wire) and read the whole answer,
-        as a `requests.Response` for `url` and the headers as http.client parsed them (for a
-        cookie jar). Raises what requests would raise."""
-        with self._lock:
-            step = "request"
-            try:
-                connection = self._ready(timeout)
-                # as urllib3: the server may have answered (a 4xx, say) before it hung up
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    connection.request(method, target, body=body, headers=headers)
-                step = "answer"
-                answer = connection.getresponse()
-                step = "body"
-                content = answer.read()
-            except requests.RequestException:
-                self._drop()
-                raise
-            except (OSError, http.client.HTTPException) as exc:
-                self._drop()
-                if step == "body":
-                    raise _body_failure(exc) from exc
-                raise _failure(exc, answering=step == "answer") from exc
+    ) -> KeptRequest:
+        """Send `method target` (the target as it goes on the wire) and return without
+        waiting for the answer: `KeptRequest.answer` reads it, as a `requests.Response` for
+        `url`, while the server works on it the caller may do something else (the
+        connection is the request's until then). Raises what requests would raise."""
+        self._lock.acquire()
+        try:
+            connection = self._ready(timeout)
+            # as urllib3: the server may have answered (a 4xx, say) before it hung up
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                connection.request(method, target, body=body, headers=headers)
+        except BaseException as exc:
+            self._drop()
+            self._lock.release()
+            if isinstance(exc, (OSError, http.client.HTTPException)) and not isinstance(
+                exc, requests.RequestException
+            ):
+                raise _failure(exc, answering=False) from exc
+            raise
+        return KeptRequest(self, connection, url)
+
+
+class KeptRequest:
+    """A request sent on a `KeptConnection` whose answer is not read yet: the connection is
+    its own until `answer()` reads the answer or `abandon()` drops the connection."""
+
+    def __init__(
+        self, kept: KeptConnection, connection: http.client.HTTPConnection, url: str
+    ) -> None:
+        self._kept, self._connection, self._url = kept, connection, url
+        self._open = True
+
+    def _release(self) -> None:
+        self._open = False
+        self._kept._lock.release()
+
+    def abandon(self) -> None:
+        """Let the request go unread: the connection is closed (the next request opens
+        another), as an answer half read would leave it unusable."""
+        if self._open:
+            self._kept._drop()
+            self._release()
+
+    def answer(self) -> tuple[requests.Response, http.client.HTTPMessage]:
+        """The whole answer (waiting for it), and its headers as http.client parsed them
+        (for a cookie jar). Raises what requests would raise."""
+        if not self._open:
+            raise RuntimeError(f"the answer to {self._url} was read or abandoned already")
+        step = "answer"
+        try:
+            answer = self._connection.getresponse()
+            step = "body"
+            content = answer.read()
+        except BaseException as exc:
+            self._kept._drop()
+            if isinstance(exc, (OSError, http.client.HTTPException)) and not isinstance(
+                exc, requests.RequestException
+            ):
+                failure = _body_failure(exc) if step == "body" else _failure(exc, True)
+                raise failure from exc
+            raise
+        finally:
+            self._release()
         pairs = answer.header_pairs if isinstance(answer, LeanResponse) else answer.getheaders()
         headers = _headers(pairs)
         try:
             content = _decoded(content, headers)
         except urllib3.exceptions.DecodeError as exc:
             raise _body_failure(exc) from exc
-        response = KeptResponse(answer.status, answer.reason, url, headers, content)
+        response = KeptResponse(answer.status, answer.reason, self._url, headers, content)
         return response, answer.msg

@@ -1,10 +1,9 @@
 """Reading ahead in background threads while the caller works on what it already has.
 
 The full sweep reads the Stash listing and the Plex listing at once (they are separate
-servers: the pass waits for the slower one, not for both in turn); the worker downloads the
-next screenshots from Stash while Plex is being written. Reading ahead changes no outcome:
-what a source raises reaches the consumer where it reads that source, and nothing is read
-after the consumer stops.
+servers: the pass waits for the slower one, not for both in turn). Reading ahead changes
+no outcome: what a source raises reaches the consumer where it reads that source, and
+nothing is read after the consumer stops.
 """
 
 from __future__ import annotations
@@ -31,27 +30,19 @@ class Readers:
     `(name, item)` in the order the items arrived; `(name, END)` closes each source.
 
     A source reads at most `ahead` items before the consumer calls `release(name)` for
-    one it is done with; with `wake_every` set, its reader is woken once that many were
-    released (each wake hands the interpreter lock over and back), and reads them in a row.
-    Use it as a context manager: leaving it stops every thread once the request in hand is
-    answered.
+    one it is done with. Use it as a context manager: leaving it stops every thread once
+    the request in hand is answered.
     """
 
     def __init__(self) -> None:
         self._arrived: queue.Queue[tuple[str, Any, BaseException | None]] = queue.Queue()
         self._stopping = threading.Event()
         self._slots: dict[str, threading.Semaphore] = {}
-        self._wake_every: dict[str, int] = {}
-        self._held: dict[str, int] = {}
         self._threads: list[threading.Thread] = []
         self._open = 0
 
-    def add(self, name: str, source: Iterable[Any], ahead: int, wake_every: int = 1) -> None:
-        if not 1 <= wake_every <= ahead:
-            # more held back than read ahead: the consumer would wait for an item never read
-            raise ValueError(f"wake_every {wake_every} must be 1 to ahead ({ahead})")
+    def add(self, name: str, source: Iterable[Any], ahead: int) -> None:
         slots = self._slots[name] = threading.Semaphore(ahead)
-        self._wake_every[name], self._held[name] = wake_every, 0
         thread = threading.Thread(
             target=self._read, args=(name, source, slots), name=f"read-{name}", daemon=True
         )
@@ -80,13 +71,8 @@ class Readers:
                 close()
 
     def release(self, name: str) -> None:
-        """The consumer is done with one item of `name`: its reader may read one more (once
-        `wake_every` items are released, that many)."""
-        held = self._held[name] + 1
-        if held >= self._wake_every[name]:
-            self._slots[name].release(held)
-            held = 0
-        self._held[name] = held
+        """The consumer is done with one item of `name`: its reader may read one more."""
+        self._slots[name].release()
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         while self._open:

@@ -45,7 +45,7 @@ from reconciler.errors import (
     answers_plain_http,
     is_transient_status,
 )
-from reconciler.httpsession import ConfiguredSession
+from reconciler.httpsession import ConfiguredSession, PendingResponse
 from reconciler.models import Scene
 from reconciler.photos import served_path
 from reconciler.readahead import STASH_IN_FLIGHT
@@ -787,33 +787,75 @@ class StashClient:
         Asked of `stash.url` whatever host the URL names (Stash may name its public
         address), so the key goes to no other server.
         """
+        return self.start_image(url).result()
+
+    def start_image(self, url: str) -> PendingImage:
+        """`fetch_image`'s request, sent now; its bytes are read by `PendingImage.result()`.
+        Stash works on it while the caller writes to Plex, and it counts as one of the
+        requests in flight to Stash until it is read."""
         parts = urlsplit(url)
         url = f"{self.config.url}{parts.path}" + (f"?{parts.query}" if parts.query else "")
-        return self._image(url, "a screenshot")[0]
+        return self._start_image(url, "a screenshot")
 
     def fetch_performer_image(self, performer_id: str, stamp: str) -> tuple[bytes, str]:
         """A performer's photo and its content type, fetched with the API key (for
         stashplex's own photo endpoint: Plex is never given a URL that needs the key)."""
         path = served_path(performer_id, stamp)
-        return self._image(f"{self.config.url}{path}", f"the photo of performer {performer_id}")
+        pending = self._start_image(
+            f"{self.config.url}{path}", f"the photo of performer {performer_id}"
+        )
+        return pending.result(), pending.kind
 
-    def _image(self, url: str, what: str) -> tuple[bytes, str]:
-        """An image's bytes and content type from `url` (on `stash.url`)."""
-        action = f"downloading {what} from {url.split('?')[0]}"
+    def _start_image(self, url: str, what: str) -> PendingImage:
+        """An image's request to `url` (on `stash.url`), sent now."""
+        self._in_flight.acquire()
         try:
-            with self._in_flight:
-                response = self.http.send_encoded(
-                    "GET", url, timeout=self.config.timeout, allow_redirects=False
-                )
+            sent = self.http.start_encoded(
+                "GET", url, timeout=self.config.timeout, allow_redirects=False
+            )
+        except BaseException:
+            self._in_flight.release()
+            raise
+        return PendingImage(sent, f"downloading {what} from {url.split('?')[0]}", self)
+
+
+class PendingImage:
+    """An image asked of Stash whose answer is not read yet (`StashClient.start_image`):
+    `result()` reads it (raising stashplex's error for what went wrong), `abandon()` lets
+    it go unread. Either gives its place among the requests in flight back."""
+
+    def __init__(self, sent: PendingResponse, action: str, client: StashClient) -> None:
+        self._sent, self._action, self._client = sent, action, client
+        self._open = True
+        self.kind = ""  # the content type, once read
+
+    def _done(self) -> None:
+        if self._open:
+            self._open = False
+            self._client._in_flight.release()
+
+    def abandon(self) -> None:
+        if self._open:
+            self._sent.abandon()
+            self._done()
+
+    def result(self) -> bytes:
+        try:
+            try:
+                response = self._sent.result()
+            finally:
+                self._done()
             response.raise_for_status()
         except Exception as exc:
-            raise translate_stash_error(exc, action, self.config.url) from None
+            raise translate_stash_error(exc, self._action, self._client.config.url) from None
         if response.is_redirect:
             # Stash sends requests without a valid key to its login page
             raise StashAuthError(
-                f"Stash redirected to its login page while {action}: set stash.api_key"
+                f"Stash redirected to its login page while {self._action}: set stash.api_key"
             )
         kind = response.headers.get("Content-Type", "")
         if not kind.startswith("image/"):
-            raise StashTemporaryError(f"Stash sent {kind or 'no content type'} while {action}")
-        return response.content, kind
+            what = kind or "no content type"
+            raise StashTemporaryError(f"Stash sent {what} while {self._action}")
+        self.kind = kind
+        return response.content

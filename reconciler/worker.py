@@ -12,12 +12,14 @@ for it pauses and resumes, is decided by `gate.py`; what a failure costs a job, 
 
 from __future__ import annotations
 
+import collections
+import functools
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from reconciler.carryback import ActivityCarrier
 from reconciler.catalog import PlexCatalog
@@ -39,7 +41,6 @@ from reconciler.pathmap import PathMap
 from reconciler.photos import photo_source
 from reconciler.plex import ART, POSTER, Section, fingerprint
 from reconciler.progress import ProgressFn, quiet
-from reconciler.readahead import Readers
 from reconciler.readback import read_back, remember
 from reconciler.retry import Backoff, RetryRules
 from reconciler.status import LAST_WRITE
@@ -48,18 +49,48 @@ from reconciler.store import ArtState, ItemState, QueuedJob, Store, StoreError, 
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 100
-# covers downloaded before Plex is written for them: Plex's writes take longer than Stash's
-# downloads, so a few keep the writes going; each cover is held in memory until it is sent.
-# One thread downloads them, one at a time: with a probe beside it Stash sees two requests
-# at most (`readahead.STASH_IN_FLIGHT`), and Plex only this thread's one write at a time.
-COVERS_AHEAD = 4
-# the downloading thread is woken once per two covers sent, not once a cover: each wake hands
-# the interpreter lock to it and back; two stay in hand for the writes meanwhile
-COVERS_WOKEN_EVERY = 2
 # `plex.scan_missing`: how long a folder Plex was asked to scan is not asked again
 SCAN_EVERY = 600.0
 
 ImageFetcher = Callable[[str], bytes]
+
+
+class PendingCover(Protocol):
+    """A cover asked of Stash, read by `result()` (raising what went wrong), or let go."""
+
+    def result(self) -> bytes: ...
+
+    def abandon(self) -> None: ...
+
+
+# asks Stash for a cover now and returns it to be read later (`StashClient.start_image`)
+CoverStarter = Callable[[str], PendingCover]
+
+
+class _Fetched:
+    """A cover downloaded when asked for (`fetched_when_asked`)."""
+
+    def __init__(self, fetch: ImageFetcher, url: str) -> None:
+        self._image: bytes | None = None
+        self._error: Exception | None = None
+        try:
+            self._image = fetch(url)
+        except Exception as exc:  # raised where the cover is read, as a download's failure is
+            self._error = exc
+
+    def result(self) -> bytes:
+        if self._error is not None:
+            raise self._error
+        assert self._image is not None
+        return self._image
+
+    def abandon(self) -> None:
+        """Nothing left to let go."""
+
+
+def fetched_when_asked(fetch: ImageFetcher) -> CoverStarter:
+    """A starter for a plain download function: each cover downloaded when it is asked for."""
+    return functools.partial(_Fetched, fetch)
 
 
 @dataclass
@@ -160,7 +191,7 @@ class Worker:
         config: Config,
         store: Store,
         catalog: PlexCatalog,
-        fetch_image: ImageFetcher,
+        start_image: CoverStarter,
         rules: RetryRules | None = None,
         clock: Callable[[], float] = time.time,
         stash_probe: Callable[[], object] | None = None,
@@ -169,7 +200,7 @@ class Worker:
         self.store = store
         self.catalog = catalog
         self.plex = catalog.plex
-        self.fetch_image = fetch_image
+        self.start_image = start_image
         self.rules = rules or RetryRules(config.retry)
         self.path_map = PathMap((m.stash, m.plex) for m in config.path_map)
         self.photos = photo_source(config)
@@ -508,16 +539,16 @@ class Worker:
         """The requests. A server that goes away or refuses the credentials stops the batch:
         the job in hand takes the error, the jobs after it wait for the server.
 
-        The covers are downloaded from Stash a few jobs ahead, in a thread of their own, while
-        this thread writes to Plex (one write at a time, as before)."""
+        Each cover is asked of Stash when the job before it takes its own, so that Stash
+        prepares it while Plex is written for that job (one write at a time, as before).
+        It is read in this thread: a thread of its own cost more CPU (the interpreter lock
+        handed over and back for every cover) than the whole download."""
         written: list[Planned] = []
-        with Readers() as reads:
-            reads.add("covers", self._covers(entries), COVERS_AHEAD, COVERS_WOKEN_EVERY)
-            covers = iter(reads)
-
+        covers = _CoversAhead(self.start_image, self._cover_urls(entries))
+        try:
             for index, entry in enumerate(entries):
                 try:
-                    image = self._cover(entry, covers, reads) if entry.needs_cover else None
+                    image = covers.take(entry) if entry.needs_cover else None
                     for part in entry.parts():
                         part.wrote = self._send(part, image)
                 except StashplexError as exc:
@@ -536,35 +567,27 @@ class Worker:
                     written.append(entry)
                 else:
                     batch.decide(self._done(entry, {}))
+        finally:
+            covers.close()
         if written:
             self._read_back(written, batch)
 
-    def _covers(self, entries: list[Planned]) -> Iterator[tuple[Planned, bytes | Exception]]:
-        """Each entry's cover from Stash, or what downloading it raised, in the entries' order
-        (once for all of a scene's items); none after an error that stops the batch (the
-        server is away or refuses the key)."""
-        for entry in entries:
-            if not entry.needs_cover:
-                continue
-            url = next(
-                p.edit.poster or p.edit.art for p in entry.parts() if p.edit and p.edit.wants_image
-            )
-            try:
-                yield entry, self.fetch_image(url)
-            except Exception as exc:
-                yield entry, exc
-                if isinstance(exc, StashplexError) and (exc.waits or exc.refused):
-                    return
-
     @staticmethod
-    def _cover(entry: Planned, covers: Iterator[tuple[str, Any]], reads: Readers) -> bytes:
-        """The entry's cover, as downloaded ahead (raising what the download raised)."""
-        _, (owner, image) = next(covers)
-        reads.release("covers")
-        assert owner is entry, "covers are read in the entries' order"
-        if isinstance(image, Exception):
-            raise image
-        return image
+    def _cover_urls(entries: list[Planned]) -> list[tuple[Planned, str]]:
+        """The cover each entry needs, in the entries' order (once for all of a scene's
+        items)."""
+        return [
+            (
+                entry,
+                next(
+                    p.edit.poster or p.edit.art
+                    for p in entry.parts()
+                    if p.edit and p.edit.wants_image
+                ),
+            )
+            for entry in entries
+            if entry.needs_cover
+        ]
 
     def _send(self, entry: Planned, image: bytes | None) -> bool:
         """Write what differs to one item (`image`: the scene's cover, when an item of it needs
@@ -766,3 +789,46 @@ class Worker:
             _about(job, error),
         )
         return "retried"
+
+
+class _CoversAhead:
+    """The covers of a batch, each asked of Stash one job ahead: taking one asks for the
+    next before it returns, so Stash prepares it while Plex is written for this one. An
+    error that stops the batch (Stash away, the key refused) asks for no more; `close()`
+    lets go of one still unread."""
+
+    def __init__(self, start: CoverStarter, wanted: list[tuple[Planned, str]]) -> None:
+        self._start = start
+        self._wanted = collections.deque(wanted)
+        self._pending: tuple[Planned, PendingCover] | None = None
+        self._ask()
+
+    def _ask(self) -> None:
+        if self._wanted:
+            entry, url = self._wanted.popleft()
+            self._pending = (entry, self._start(url))
+
+    def take(self, entry: Planned) -> bytes:
+        assert self._pending is not None, "every entry that needs a cover was asked for"
+        owner, pending = self._pending
+        assert owner is entry, "covers are taken in the entries' order"
+        self._pending = None
+        try:
+            image = pending.result()
+        except StashplexError as exc:
+            if exc.waits or exc.refused:
+                self._wanted.clear()
+            else:
+                self._ask()
+            raise
+        except Exception:
+            self._ask()
+            raise
+        self._ask()
+        return image
+
+    def close(self) -> None:
+        if self._pending is not None:
+            self._pending[1].abandon()
+            self._pending = None
+        self._wanted.clear()

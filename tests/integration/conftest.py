@@ -29,7 +29,7 @@ from reconciler.emulators.stash import StashEmulator
 from reconciler.plex import PlexClient
 from reconciler.retry import RetryRules
 from reconciler.store import Store
-from reconciler.worker import Worker
+from reconciler.worker import Worker, fetched_when_asked
 from tests.clock import Clock
 from tests.recording import (
     API_KEY_PLACEHOLDER,
@@ -126,7 +126,7 @@ def replayed_in_full(request, vcr, record_mode) -> Iterator[None]:
     missing: list[str] = []
     play_response, can_play = vcr.play_response, vcr.can_play_response_for
 
-    noting = threading.Lock()  # covers are fetched in a thread of their own
+    noting = threading.Lock()  # a full pass reads both listings from threads of their own
 
     def play_and_note(vcr_request):
         with noting:  # so that what one request played is not noted for another
@@ -299,6 +299,6 @@ def make_worker(store, clock):
     def build(config: Config, fetch_image=no_images) -> Worker:
         catalog = PlexCatalog(PlexClient(config.plex), clock=clock)
         rules = RetryRules(config.retry, random.Random(7))
-        return Worker(config, store, catalog, fetch_image, rules, clock=clock)
+        return Worker(config, store, catalog, fetched_when_asked(fetch_image), rules, clock=clock)
 
     return build
