@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -72,8 +73,9 @@ class ConfiguredSession(requests.Session):
         super().close()
 
     def send_encoded(self, method: str, url: str, **options: Any) -> requests.Response:
-        """`start_encoded`'s request, its answer read at once."""
-        return self.start_encoded(method, url, **options).result()
+        """`start_encoded`'s request, its answer read at once (any way but the kept
+        connection, the request is made in this thread)."""
+        return self.start_encoded(method, url, in_thread=False, **options).result()
 
     def start_encoded(
         self,
@@ -84,6 +86,7 @@ class ConfiguredSession(requests.Session):
         timeout: float | None = None,
         allow_redirects: bool = True,
         content_type: str | None = None,
+        in_thread: bool = True,
     ) -> PendingResponse:
         """Send `url`, already percent-encoded, as it is, with the headers and body
         `Session.request` would send (`content_type`: the type requests gives a body it
@@ -98,8 +101,8 @@ class ConfiguredSession(requests.Session):
         server without a proxy, sent on a kept-alive connection of its own (`KeptConnection`;
         one at a time: a request made while it is busy goes the usual way). There the answer
         is read when asked for, and the server works on the request meanwhile. Anything else
-        goes the usual way, answered before this returns: HTTPS keeps requests' certificate
-        handling as it is.
+        goes the usual way, in a thread of its own (`in_thread`; else before this returns):
+        HTTPS keeps requests' certificate handling as it is.
         """
         parts = url.split("/", 3)
         netloc = parts[2] if "://" in url else ""
@@ -109,6 +112,8 @@ class ConfiguredSession(requests.Session):
             headers = {**(headers or {}), "Content-Type": content_type}
         else:
             content_type = None
+
+        usual = _InThread if in_thread else _answered
 
         def the_usual_way() -> requests.Response:
             return self.request(
@@ -123,7 +128,7 @@ class ConfiguredSession(requests.Session):
             or len(self.cookies)
             or any(mark in netloc for mark in "@?#")
         ):
-            return _answered(the_usual_way)
+            return usual(the_usual_way)
         method = method.upper()
         merged = _merged(self.headers, headers)
         if data is not None:
@@ -135,15 +140,16 @@ class ConfiguredSession(requests.Session):
             merged["Content-Type"] = merged.pop("Content-Type")
         target = f"/{parts[3]}" if len(parts) > 3 else "/"
         if not on_the_wire(target):
-            return _answered(the_usual_way)
+            return usual(the_usual_way)
         kept = self._kept_for(url, netloc)
-        if kept is not None and not self.hooks["response"] and not kept.busy():
+        if kept is not None and not self.hooks["response"]:
             try:
                 sent = kept.start(method, target, url, merged, data, timeout)
             except Exception as exc:
-                return _Answered(error=exc)
-            return _OnKept(self, sent, method, url, merged, data, timeout, allow_redirects)
-        return _answered(lambda: self.send(
+                return Answered(error=exc)
+            if sent is not None:
+                return _OnKept(self, sent, method, url, merged, data, timeout, allow_redirects)
+        return usual(lambda: self.send(
             self._prepared(method, url, merged, data),
             timeout=timeout,
             proxies=dict(self.proxies),
@@ -247,13 +253,13 @@ class PendingResponse:
 def _answered(request: Callable[[], requests.Response]) -> PendingResponse:
     """`request` made now: its answer, or what it raised, for `result()`."""
     try:
-        return _Answered(request())
+        return Answered(request())
     except Exception as exc:
-        return _Answered(error=exc)
+        return Answered(error=exc)
 
 
-class _Answered(PendingResponse):
-    """A request answered (or failed) before `start_encoded` returned."""
+class Answered(PendingResponse):
+    """A request answered, or failed, already."""
 
     def __init__(
         self, response: requests.Response | None = None, error: Exception | None = None
@@ -265,6 +271,30 @@ class _Answered(PendingResponse):
             raise self._error
         assert self._response is not None
         return self._response
+
+
+class _InThread(PendingResponse):
+    """A request made in a thread of its own (a way other than the kept connection), so
+    that the server still works on it while the caller does something else."""
+
+    def __init__(self, request: Callable[[], requests.Response]) -> None:
+        self._answered: PendingResponse | None = None
+        self._thread = threading.Thread(
+            target=self._make, args=(request,), name="request", daemon=True
+        )
+        self._thread.start()
+
+    def _make(self, request: Callable[[], requests.Response]) -> None:
+        self._answered = _answered(request)
+
+    def result(self) -> requests.Response:
+        self._thread.join()
+        assert self._answered is not None
+        return self._answered.result()
+
+    def abandon(self) -> None:
+        """The request in hand is finished, its answer dropped: nothing stays in flight."""
+        self._thread.join()
 
 
 class _OnKept(PendingResponse):

@@ -74,7 +74,7 @@ class KeptResponse(requests.Response):
     """A `requests.Response` holding the whole of an answer read on a kept connection.
 
     `Response.__init__` makes an empty cookie jar for every answer, which nothing here reads
-    (the session's jar takes an answer's cookies: `ConfiguredSession.send_encoded`); it is made
+    (the session's jar takes an answer's cookies: `ConfiguredSession._kept_answer`); it is made
     when first asked for. The body is the content already, as after `Response.content`."""
 
     def __init__(self, status: int, reason: str, url: str, headers: CaseInsensitiveDict,
@@ -322,17 +322,27 @@ class KeptConnection:
         self._connection: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
 
-    def busy(self) -> bool:
-        return self._lock.locked()
-
     def close(self) -> None:
-        with self._lock:
-            self._drop()
+        """Close the connection; one a request still holds (stopping mid-request) is closed
+        under it rather than waited for."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._drop()
+            finally:
+                self._lock.release()
+        elif self._connection is not None:
+            self._connection.close()
 
     def _drop(self) -> None:
-        """Forget the connection (a request failed on it): the next request opens a new one."""
-        if self._connection is not None:
-            self._connection.close()
+        """Forget the connection (a request failed on it): the next request opens a new one,
+        with nothing left of the failed one (http.client keeps the lines a request put before
+        it failed, to go out ahead of the next one's)."""
+        connection = self._connection
+        if connection is not None:
+            connection.close()
+            buffered = getattr(connection, "_buffer", None)
+            if isinstance(buffered, list):
+                buffered.clear()
 
     def _ready(self, timeout: float | None) -> http.client.HTTPConnection:
         connection = self._connection
@@ -373,12 +383,14 @@ class KeptConnection:
         headers: Mapping[str, str],
         body: bytes | None,
         timeout: float | None,
-    ) -> KeptRequest:
+    ) -> KeptRequest | None:
         """Send `method target` (the target as it goes on the wire) and return without
         waiting for the answer: `KeptRequest.answer` reads it, as a `requests.Response` for
         `url`, while the server works on it the caller may do something else (the
-        connection is the request's until then). Raises what requests would raise."""
-        self._lock.acquire()
+        connection is the request's until then). None when another request holds the
+        connection. Raises what requests would raise."""
+        if not self._lock.acquire(blocking=False):
+            return None
         try:
             connection = self._ready(timeout)
             # as urllib3: the server may have answered (a 4xx, say) before it hung up
@@ -413,8 +425,10 @@ class KeptRequest:
         """Let the request go unread: the connection is closed (the next request opens
         another), as an answer half read would leave it unusable."""
         if self._open:
-            self._kept._drop()
-            self._release()
+            try:
+                self._kept._drop()
+            finally:
+                self._release()
 
     def answer(self) -> tuple[requests.Response, http.client.HTTPMessage]:
         """The whole answer (waiting for it), and its headers as http.client parsed them

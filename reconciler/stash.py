@@ -45,7 +45,7 @@ from reconciler.errors import (
     answers_plain_http,
     is_transient_status,
 )
-from reconciler.httpsession import ConfiguredSession, PendingResponse
+from reconciler.httpsession import Answered, ConfiguredSession, PendingResponse
 from reconciler.models import Scene
 from reconciler.photos import served_path
 from reconciler.readahead import STASH_IN_FLIGHT
@@ -394,8 +394,9 @@ class StashClient:
         self.http.headers.update(self.headers)
         self._client: Client | None = None
         self._session: Any = None
-        # every request waits for one: a full pass's two walks, the worker's cover
-        # downloads and the photos served to Plex all ask Stash, from threads of their own
+        # every request waits for one: a full pass's two walks, the photos served to Plex
+        # (from threads of their own) and the worker's covers all ask Stash; a cover asked
+        # ahead holds its place until the worker reads it
         self._in_flight = in_flight or threading.BoundedSemaphore(STASH_IN_FLIGHT)
 
     def twin(self) -> StashClient:
@@ -807,16 +808,21 @@ class StashClient:
         return pending.result(), pending.kind
 
     def _start_image(self, url: str, what: str) -> PendingImage:
-        """An image's request to `url` (on `stash.url`), sent now."""
+        """An image's request to `url` (on `stash.url`), sent now (what sending it raised is
+        raised by `result()`, translated as every failure is)."""
+        action = f"downloading {what} from {url.split('?')[0]}"
         self._in_flight.acquire()
         try:
-            sent = self.http.start_encoded(
-                "GET", url, timeout=self.config.timeout, allow_redirects=False
-            )
+            try:
+                sent = self.http.start_encoded(
+                    "GET", url, timeout=self.config.timeout, allow_redirects=False
+                )
+            except Exception as exc:
+                sent = Answered(error=exc)
+            return PendingImage(sent, action, self)
         except BaseException:
             self._in_flight.release()
             raise
-        return PendingImage(sent, f"downloading {what} from {url.split('?')[0]}", self)
 
 
 class PendingImage:
@@ -836,8 +842,10 @@ class PendingImage:
 
     def abandon(self) -> None:
         if self._open:
-            self._sent.abandon()
-            self._done()
+            try:
+                self._sent.abandon()
+            finally:
+                self._done()
 
     def result(self) -> bytes:
         try:

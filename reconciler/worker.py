@@ -812,20 +812,15 @@ class _CoversAhead:
         assert self._pending is not None, "every entry that needs a cover was asked for"
         owner, pending = self._pending
         assert owner is entry, "covers are taken in the entries' order"
-        self._pending = None
         try:
-            image = pending.result()
+            return pending.result()
         except StashplexError as exc:
             if exc.waits or exc.refused:
-                self._wanted.clear()
-            else:
-                self._ask()
+                self._wanted.clear()  # the batch stops here
             raise
-        except Exception:
+        finally:
+            self._pending = None
             self._ask()
-            raise
-        self._ask()
-        return image
 
     def close(self) -> None:
         if self._pending is not None:

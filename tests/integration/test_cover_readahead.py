@@ -1,4 +1,4 @@
-"""The worker downloads the next covers from Stash while Plex is written, one write at a
+"""The worker asks Stash for the next cover while Plex is written, one write at a
 time, and the outcomes stay those of one job after the other."""
 
 from __future__ import annotations

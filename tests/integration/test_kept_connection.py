@@ -172,7 +172,7 @@ def test_a_write_made_while_vcrpy_records_from_another_thread_is_recorded(plex, 
     with vcr.use_cassette(str(cassette), record_mode="all"):
         client = client_for(plex.url)
         item = client.fetch_items([rating_key])[rating_key]
-        with vcr.patch.force_reset():  # as while the cover thread's request is recorded
+        with vcr.patch.force_reset():  # as while another thread's request is recorded
             client.write(item, Edit([FieldChange("title", item.title, "Raced")]))
 
     recorded = yaml.safe_load(cassette.read_text())["interactions"]

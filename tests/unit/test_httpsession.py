@@ -7,6 +7,7 @@ import gzip
 import re
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
@@ -218,3 +219,52 @@ def test_an_answer_s_cookie_and_compression_are_taken_as_requests_takes_them(ans
     assert results[1] == results[0] == (
         b"<MediaContainer size='0'/>", "<MediaContainer size='0'/>", "abc"
     )
+
+
+def test_a_request_that_failed_to_go_out_leaves_nothing_for_the_next_one(capture):
+    base, seen = capture
+    session = ConfiguredSession(True, base)
+    with pytest.raises(ValueError, match="header"):
+        session.send_encoded("PUT", f"{base}/edit?a=1", headers={"X-Bad": "v\nInjected: 1"})
+    session.send_encoded("GET", f"{base}/next")
+    assert len(seen) == 1 and seen[0].startswith(b"GET /next HTTP/1.1\r\n")
+    assert b"edit" not in seen[0] and b"Injected" not in seen[0]
+
+
+class _Held(socketserver.BaseRequestHandler):
+    """Answers `/held` only once `release` is set; anything else at once."""
+
+    release = threading.Event()
+    asked: list[bytes] = []
+
+    def handle(self) -> None:
+        for head in _heads(self.request.makefile("rb")):
+            path = head.split()[1]
+            self.asked.append(path)
+            if path.startswith(b"/held"):
+                assert self.release.wait(10)
+            self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+
+@pytest.fixture
+def held():
+    _Held.release, _Held.asked = threading.Event(), []
+    with _serving(_Held) as base:
+        yield base
+    _Held.release.set()
+
+
+@pytest.mark.parametrize("way", ["kept connection", "requests' own"])
+def test_a_started_request_is_worked_on_while_the_caller_goes_on(held, way):
+    session = ConfiguredSession(True, held)
+    if way == "requests' own":
+        session.cookies.set("crumb", "a")  # a session with cookies goes requests' way
+    pending = session.start_encoded("GET", f"{held}/held")
+    # the caller goes on: another request (the kept connection is the first one's) ...
+    assert session.send_encoded("GET", f"{held}/other").text == "ok"
+    deadline = time.monotonic() + 5
+    while b"/held" not in _Held.asked and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert b"/held" in _Held.asked  # ... while the server has the first one in hand
+    _Held.release.set()
+    assert pending.result().text == "ok"
