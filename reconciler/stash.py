@@ -788,34 +788,39 @@ class StashClient:
         Asked of `stash.url` whatever host the URL names (Stash may name its public
         address), so the key goes to no other server.
         """
-        return self.start_image(url).result()
+        return self._start_image(self._on_stash(url), "a screenshot", ahead=False).result()
 
     def start_image(self, url: str) -> PendingImage:
         """`fetch_image`'s request, sent now; its bytes are read by `PendingImage.result()`.
         Stash works on it while the caller writes to Plex, and it counts as one of the
         requests in flight to Stash until it is read."""
+        return self._start_image(self._on_stash(url), "a screenshot", ahead=True)
+
+    def _on_stash(self, url: str) -> str:
+        """`url`'s path and query on `stash.url`, whatever host it names."""
         parts = urlsplit(url)
-        url = f"{self.config.url}{parts.path}" + (f"?{parts.query}" if parts.query else "")
-        return self._start_image(url, "a screenshot")
+        return f"{self.config.url}{parts.path}" + (f"?{parts.query}" if parts.query else "")
 
     def fetch_performer_image(self, performer_id: str, stamp: str) -> tuple[bytes, str]:
         """A performer's photo and its content type, fetched with the API key (for
         stashplex's own photo endpoint: Plex is never given a URL that needs the key)."""
         path = served_path(performer_id, stamp)
         pending = self._start_image(
-            f"{self.config.url}{path}", f"the photo of performer {performer_id}"
+            f"{self.config.url}{path}", f"the photo of performer {performer_id}", ahead=False
         )
         return pending.result(), pending.kind
 
-    def _start_image(self, url: str, what: str) -> PendingImage:
+    def _start_image(self, url: str, what: str, ahead: bool) -> PendingImage:
         """An image's request to `url` (on `stash.url`), sent now (what sending it raised is
-        raised by `result()`, translated as every failure is)."""
+        raised by `result()`, translated as every failure is); `ahead`: read later, so made
+        in a thread of its own where the kept connection cannot carry it."""
         action = f"downloading {what} from {url.split('?')[0]}"
         self._in_flight.acquire()
         try:
             try:
                 sent = self.http.start_encoded(
-                    "GET", url, timeout=self.config.timeout, allow_redirects=False
+                    "GET", url, timeout=self.config.timeout, allow_redirects=False,
+                    in_thread=ahead,
                 )
             except Exception as exc:
                 sent = Answered(error=exc)
