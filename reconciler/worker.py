@@ -13,7 +13,6 @@ for it pauses and resumes, is decided by `gate.py`; what a failure costs a job, 
 from __future__ import annotations
 
 import collections
-import functools
 import hashlib
 import logging
 import time
@@ -52,9 +51,6 @@ CLAIM_BATCH = 100
 # `plex.scan_missing`: how long a folder Plex was asked to scan is not asked again
 SCAN_EVERY = 600.0
 
-ImageFetcher = Callable[[str], bytes]
-
-
 class PendingCover(Protocol):
     """A cover asked of Stash, read by `result()` (raising what went wrong), or let go."""
 
@@ -65,32 +61,6 @@ class PendingCover(Protocol):
 
 # asks Stash for a cover now and returns it to be read later (`StashClient.start_image`)
 CoverStarter = Callable[[str], PendingCover]
-
-
-class _Fetched:
-    """A cover downloaded when asked for (`fetched_when_asked`)."""
-
-    def __init__(self, fetch: ImageFetcher, url: str) -> None:
-        self._image: bytes | None = None
-        self._error: Exception | None = None
-        try:
-            self._image = fetch(url)
-        except Exception as exc:  # raised where the cover is read, as a download's failure is
-            self._error = exc
-
-    def result(self) -> bytes:
-        if self._error is not None:
-            raise self._error
-        assert self._image is not None
-        return self._image
-
-    def abandon(self) -> None:
-        """Nothing left to let go."""
-
-
-def fetched_when_asked(fetch: ImageFetcher) -> CoverStarter:
-    """A starter for a plain download function: each cover downloaded when it is asked for."""
-    return functools.partial(_Fetched, fetch)
 
 
 @dataclass

@@ -11,11 +11,12 @@ from the bundled emulators:
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -29,7 +30,7 @@ from reconciler.emulators.stash import StashEmulator
 from reconciler.plex import PlexClient
 from reconciler.retry import RetryRules
 from reconciler.store import Store
-from reconciler.worker import Worker, fetched_when_asked
+from reconciler.worker import Worker
 from tests.clock import Clock
 from tests.recording import (
     API_KEY_PLACEHOLDER,
@@ -288,6 +289,29 @@ def store(tmp_path) -> Iterator[Store]:
     db.close()
 
 
+class _Fetched:
+    """A cover downloaded when the worker asks for it (what `StashClient.start_image` sends
+    ahead), from a test's plain download function; what it raised is raised where the
+    worker reads the cover, as a download's failure is."""
+
+    def __init__(self, fetch: Callable[[str], bytes], url: str) -> None:
+        self._image: bytes | None = None
+        self._error: Exception | None = None
+        try:
+            self._image = fetch(url)
+        except Exception as exc:
+            self._error = exc
+
+    def result(self) -> bytes:
+        if self._error is not None:
+            raise self._error
+        assert self._image is not None
+        return self._image
+
+    def abandon(self) -> None:
+        """Nothing left to let go."""
+
+
 def no_images(url: str) -> bytes:
     raise AssertionError(f"no image expected in this test, asked for {url}")
 
@@ -299,6 +323,7 @@ def make_worker(store, clock):
     def build(config: Config, fetch_image=no_images) -> Worker:
         catalog = PlexCatalog(PlexClient(config.plex), clock=clock)
         rules = RetryRules(config.retry, random.Random(7))
-        return Worker(config, store, catalog, fetched_when_asked(fetch_image), rules, clock=clock)
+        start_image = functools.partial(_Fetched, fetch_image)
+        return Worker(config, store, catalog, start_image, rules, clock=clock)
 
     return build
