@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import http.client
 import os
 import re
@@ -148,7 +149,10 @@ class ConfiguredSession(requests.Session):
             except Exception as exc:
                 return Answered(error=exc)
             if sent is not None:
-                return _OnKept(self, sent, method, url, merged, data, timeout, allow_redirects)
+                finish = functools.partial(
+                    self._kept_answer, method, url, merged, data, timeout, allow_redirects
+                )
+                return _OnKept(sent, finish)
         return usual(lambda: self.send(
             self._prepared(method, url, merged, data),
             timeout=timeout,
@@ -158,14 +162,14 @@ class ConfiguredSession(requests.Session):
 
     def _kept_answer(
         self,
-        response: requests.Response,
-        message: http.client.HTTPMessage,
         method: str,
         url: str,
         headers: dict[str, str],
         data: bytes | None,
         timeout: float | None,
         allow_redirects: bool,
+        response: requests.Response,
+        message: http.client.HTTPMessage,
     ) -> requests.Response:
         """An answer read on a kept connection, its cookies and redirect taken as
         `Session.send` takes them."""
@@ -302,15 +306,13 @@ class _OnKept(PendingResponse):
 
     def __init__(
         self,
-        session: ConfiguredSession,
         sent: KeptRequest,
-        *request: Any,
+        finish: Callable[[requests.Response, http.client.HTTPMessage], requests.Response],
     ) -> None:
-        self._session, self._sent, self._request = session, sent, request
+        self._sent, self._finish = sent, finish  # finish: cookies and redirects
 
     def result(self) -> requests.Response:
-        response, message = self._sent.answer()
-        return self._session._kept_answer(response, message, *self._request)
+        return self._finish(*self._sent.answer())
 
     def abandon(self) -> None:
         self._sent.abandon()

@@ -39,6 +39,14 @@ def _failure(exc: BaseException, answering: bool) -> requests.RequestException:
     return requests.exceptions.ConnectionError(exc)
 
 
+def _from_the_transport(exc: BaseException) -> bool:
+    """Whether `exc` is a socket's or http.client's, which requests would have turned into
+    one of its own (`_failure`, `_body_failure`); requests' own pass as they are."""
+    return isinstance(exc, (OSError, http.client.HTTPException)) and not isinstance(
+        exc, requests.RequestException
+    )
+
+
 def _body_failure(exc: BaseException) -> requests.RequestException:
     """What requests raises for `exc`, met while reading the answer's body
     (`Response.iter_content`: a timeout there is a ConnectionError, a cut body a
@@ -399,9 +407,7 @@ class KeptConnection:
         except BaseException as exc:
             self._drop()
             self._lock.release()
-            if isinstance(exc, (OSError, http.client.HTTPException)) and not isinstance(
-                exc, requests.RequestException
-            ):
+            if _from_the_transport(exc):
                 raise _failure(exc, answering=False) from exc
             raise
         return KeptRequest(self, connection, url)
@@ -442,9 +448,7 @@ class KeptRequest:
             content = answer.read()
         except BaseException as exc:
             self._kept._drop()
-            if isinstance(exc, (OSError, http.client.HTTPException)) and not isinstance(
-                exc, requests.RequestException
-            ):
+            if _from_the_transport(exc):
                 failure = _body_failure(exc) if step == "body" else _failure(exc, True)
                 raise failure from exc
             raise
