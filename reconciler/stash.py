@@ -817,17 +817,16 @@ class StashClient:
         action = f"downloading {what} from {url.split('?')[0]}"
         self._in_flight.acquire()
         try:
-            try:
-                sent = self.http.start_encoded(
-                    "GET", url, timeout=self.config.timeout, allow_redirects=False,
-                    in_thread=ahead,
-                )
-            except Exception as exc:
-                sent = Answered(error=exc)
-            return PendingImage(sent, action, self)
+            sent = self.http.start_encoded(
+                "GET", url, timeout=self.config.timeout, allow_redirects=False,
+                in_thread=ahead,
+            )
+        except Exception as exc:
+            sent = Answered(error=exc)
         except BaseException:
             self._in_flight.release()
             raise
+        return PendingImage(sent, action, self)
 
 
 class PendingImage:
