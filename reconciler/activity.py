@@ -165,6 +165,7 @@ class Journal:
     before: dict[str, int] = field(default_factory=dict)
     view_count: int = 0
     last_viewed_at: int = 0
+    asked_at: float = 0.0  # the last sign of the request: when it was sent, or failed
 
     def missing(self, history: Iterable[int]) -> list[int]:
         """The journal's plays that Stash does not hold yet."""
@@ -175,6 +176,12 @@ class Journal:
             short = self.before.get(str(stamp), 0) + count - held[stamp]
             out.extend([stamp] * max(0, min(short, count)))
         return out
+
+    def settles_in(self, now: float, timeout: float) -> float:
+        """Seconds until the request that asked for these plays is surely over. Stash goes
+        on with a request whose asker timed out or was killed, and a history read before it
+        is done lacks the plays: sending them again then would add them twice."""
+        return min(timeout, max(0.0, self.asked_at + timeout - now))
 
     def extended(self, times: list[int], history: Iterable[int], seen: Seen) -> Journal:
         held = Counter(history)

@@ -5,7 +5,8 @@ never meets the scene's Plex-bound job; it holds what Plex showed (`activity.See
 the newest observation replaces an older one still queued. Its work reads the scene's
 activity from Stash, sends only what is new (`activity.py` decides), and records what was
 carried with the counts in one transaction. Plays are journalled in the database before
-Stash is asked to add them, so a run killed in between adds them no second time; every
+Stash is asked to add them, so a run killed in between adds them no second time (those
+missing are sent again only once the request that carried them is surely over); every
 other write sets a value and may be repeated. Failures follow the queue's retry classes
 and outage rules (`Worker.fail_job`); a Stash that lacks or refuses a mutation turns that
 feature off for the run, with one warning, instead of failing every job.
@@ -37,6 +38,7 @@ from reconciler.config import Config, PlexToStashConfig
 from reconciler.errors import (
     PermanentError,
     StashActivityRefused,
+    StashPlaysInDoubt,
     StashplexError,
     StashUnreachable,
     UnexpectedError,
@@ -173,6 +175,9 @@ class ActivityCarrier:
                 carry = self._carry_refusing(scene_id, seen, carried.get(scene_id), row)
             except StoreError:
                 raise  # the database itself failed: no outcome can be recorded now
+            except StashPlaysInDoubt as exc:
+                ended[fail(job, exc, True)] += 1
+                continue
             except StashplexError as exc:
                 ended[fail(job, exc, False)] += 1
                 if exc.waits or exc.refused:
@@ -246,7 +251,15 @@ class ActivityCarrier:
             # an attempt that died may have added some of these already
             missing = journal.missing(history)
             if missing:
-                self.stash.add_plays(scene_id, [rfc3339(t) for t in missing])
+                wait = journal.settles_in(self.clock(), self.config.stash.timeout)
+                if wait > 0:
+                    raise StashPlaysInDoubt(
+                        f"scene {scene_id}: {len(missing)} play(s) sent by a request that did "
+                        f"not finish are not in Stash's history yet; sent again in {wait:.1f}s, "
+                        "once Stash is surely done with that request",
+                        wait,
+                    )
+                self._add_plays(scene_id, journal, missing)
                 history.extend(missing)
             start = replace(
                 carried, view_count=journal.view_count, last_viewed_at=journal.last_viewed_at
@@ -261,13 +274,26 @@ class ActivityCarrier:
                 )
             times = play_times(count, seen, start, shown, int(self.clock()))
             journal = (journal or Journal()).extended(times, history, seen)
-            self.store.note_pending(scene_id, asdict(journal), self.clock())
-            self.stash.add_plays(scene_id, [rfc3339(t) for t in times])
+            self._add_plays(scene_id, journal, times)
             counted += count
             carry.sent.append(f"{count} play{'s' if count > 1 else ''}")
         carry.values["view_count"] = seen.view_count
         carry.values["last_viewed_at"] = max(seen.last_viewed_at, start.last_viewed_at)
         carry.counts["plays"] = counted
+
+    def _add_plays(self, scene_id: str, journal: Journal, times: list[int]) -> None:
+        """Journal the plays, then ask Stash to add them. A request that fails may still be
+        carried out: the plays stay in doubt for a while from then on too."""
+        self._note(scene_id, journal)
+        try:
+            self.stash.add_plays(scene_id, [rfc3339(t) for t in times])
+        except StashplexError:
+            self._note(scene_id, journal)
+            raise
+
+    def _note(self, scene_id: str, journal: Journal) -> None:
+        now = self.clock()
+        self.store.note_pending(scene_id, asdict(replace(journal, asked_at=now)), now)
 
     def _rating(
         self, scene_id: str, seen: Seen, carried: Carried, row: dict[str, Any], carry: Carry

@@ -32,6 +32,7 @@ class StashplexError(Exception):
     error_class = PERMANENT
     server: str | None = None
     waits = False
+    due_in: float | None = None  # set: the job waits this long, and spends no retry
     refused = False
     server_problem = False  # about the server as a whole, not one item: health shows it
 
@@ -93,6 +94,17 @@ class StashUnreachable(StashTemporaryError):
 
 class StashUnavailable(StashUnreachable):
     """Stash answers 503: as good as unreachable, no retries spent."""
+
+
+class StashPlaysInDoubt(StashTemporaryError):
+    """Plays sent by a request that did not finish may still be on their way into Stash:
+    the job waits until that request is surely over."""
+
+    server_problem = False
+
+    def __init__(self, message: str, due_in: float) -> None:
+        super().__init__(message)
+        self.due_in = due_in
 
 
 class PlexNotFound(StashplexError):

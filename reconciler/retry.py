@@ -53,7 +53,10 @@ class RetryRules:
     def decide(self, error: StashplexError, retries_spent: int) -> Decision:
         """`retries_spent` counts earlier retries of this job for this same error class.
 
-        An error that `waits` (its server unreachable or answering 503) spends nothing."""
+        An error that `waits` (its server unreachable or answering 503) spends nothing, as
+        does one that says when it is `due_in`."""
+        if error.due_in is not None:
+            return Decision(False, error.due_in)
         if error.waits:
             rule = self.backoff[TRANSIENT]
             return Decision(False, rule.delay(0, self.rng))

@@ -716,7 +716,7 @@ class Worker:
     ) -> str:
         """A job's failure, by its retry class and the outage rules: "waiting" (a server is
         away: nothing spent), "dead" or "retried"."""
-        if wait or error.waits:
+        if wait or error.waits or error.due_in is not None:
             # waiting for a server spends nothing: the job keeps its retry class and count
             self.store.reschedule(
                 job,

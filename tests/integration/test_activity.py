@@ -8,6 +8,8 @@ on the other side; a Stash that lacks or refuses a mutation turns that feature o
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -32,6 +34,7 @@ class World:
 
     def __init__(self, tmp_path, clock: Clock, back: dict, **switches) -> None:
         self.clock = clock
+        timeout = switches.pop("stash_timeout", 30)
         self.stash = StashEmulator(
             api_key=STASH_KEY, now=clock, **switches.pop("stash", {})
         ).start()
@@ -40,7 +43,7 @@ class World:
         self.rating_keys: dict[str, int] = {}
         self.config = parse_config(
             {
-                "stash": {"url": self.stash.url, "api_key": STASH_KEY},
+                "stash": {"url": self.stash.url, "api_key": STASH_KEY, "timeout": timeout},
                 "plex": {"url": self.plex.url, "token": PLEX_TOKEN, "libraries": ["Adult"]},
                 "path_map": [{"stash": "/data", "plex": "/media"}],
                 "sync": {"fields": ["title", "summary", "tags", "rating"]},
@@ -305,6 +308,39 @@ def test_while_stash_is_down_activity_waits_and_spends_no_retry(make_world):
     for _ in range(3):
         world.poll_and_drain()
     assert world.stash.scene("1")["play_count"] == 1
+    assert world.app.store.counts().queued == 0
+
+
+@pytest.mark.parametrize("late", [True, False], ids=["added-late", "never-added"])
+def test_plays_stash_may_still_be_adding_are_not_sent_twice(make_world, late):
+    """Stash goes on with a request whose asker timed out (or was killed): the plays are sent
+    again only once that request is surely over, and only if Stash did not add them."""
+    world = make_world(stash_timeout=0.3)
+    slow = threading.Event()
+
+    def slow_first_add(variables: dict) -> None:
+        if "times" in variables and not slow.is_set():
+            slow.set()
+            time.sleep(0.8)  # the asker gives up after 0.3 s
+            if not late:
+                raise RuntimeError("Stash failed before adding the play")
+
+    world.stash.before_query = slow_first_add
+    world.plex.play_item(world.rating_keys["1"])
+    world.poll_and_drain()  # the request times out: retried at once
+    assert slow.is_set() and world.app.store.jobs()
+
+    world.clock.tick(0.01)
+    drained = world.app.worker.drain()  # still in doubt: not sent again yet
+    assert drained.waiting == 1
+    time.sleep(1.0)  # Stash has finished with the slow request
+    assert world.stash.scene("1")["play_count"] == (1 if late else 0)
+
+    world.clock.tick(1)
+    world.app.worker.drain()
+    world.poll_and_drain()
+    assert world.stash.scene("1")["play_count"] == 1
+    assert collect_status(world.app.store)["carried_back"]["plays"] == 1
     assert world.app.store.counts().queued == 0
 
 

@@ -75,7 +75,7 @@ class Trial:
 
     def _write_config(self) -> str:
         data = {
-            "stash": {"url": self.stash.url, "api_key": STASH_KEY, "timeout": 5},
+            "stash": {"url": self.stash.url, "api_key": STASH_KEY, "timeout": 2},
             "plex": {
                 "url": self.plex.url,
                 "token": PLEX_TOKEN,
