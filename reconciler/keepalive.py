@@ -223,8 +223,8 @@ class _EncodedOnce(http.client.HTTPConnection):
     a cold pass sends three requests an item. A set of headers seen before (all but its
     `Content-Length`, which an upload's size changes) goes out as the lines http.client made
     of it the first time, through the same `putrequest`/`endheaders`; a line seen before (the
-    `Host` line, a length) as the bytes made of it the first time. Its answers are read by
-    `LeanResponse`."""
+    `Host` line, a length) as the bytes made of it the first time, and a body in the same
+    write as the headers. Its answers are read by `LeanResponse`."""
 
     response_class = LeanResponse
 
@@ -294,6 +294,18 @@ class _EncodedOnce(http.client.HTTPConnection):
             return skips, b"\r\n".join(lines), b""
         cut -= start
         return skips, b"\r\n".join(lines[:cut]), b"\r\n".join(lines[cut + 1 :])
+
+    def _send_output(self, message_body: object = None, encode_chunked: bool = False) -> None:
+        """The header lines and a body of bytes in one write: the standard class writes the
+        body on its own, and each write to a socket is a system call and, with TCP_NODELAY, a
+        packet of its own that wakes the server (an upload an item in a cold pass)."""
+        if type(message_body) is not bytes or encode_chunked or not message_body:
+            super()._send_output(message_body, encode_chunked)
+            return
+        self._buffer.extend((b"", message_body))
+        message = b"\r\n".join(self._buffer)
+        del self._buffer[:]
+        self.send(message)
 
     def putheader(self, header: str | bytes, *values: object) -> None:
         if len(values) != 1 or type(header) is not str or type(values[0]) is not str:
