@@ -41,6 +41,8 @@ class ConfiguredSession(requests.Session):
 
     def __init__(self, verify: bool | str = True, base_url: str | None = None) -> None:
         super().__init__()
+        self.headers = _CountedHeaders(self.headers)
+        self._merges: dict[tuple, dict[str, str]] = {}
         self._kept: dict[str, KeptConnection | None] = {}
         # taken now, before any thread of stashplex's runs (see `KeptConnection`)
         self._connection_class = http.client.HTTPConnection
@@ -131,7 +133,7 @@ class ConfiguredSession(requests.Session):
         ):
             return usual(the_usual_way)
         method = method.upper()
-        merged = _merged(self.headers, headers)
+        merged = self._merged(headers)
         if data is not None:
             merged["Content-Length"] = str(len(data))
         elif method not in ("GET", "HEAD"):
@@ -159,6 +161,21 @@ class ConfiguredSession(requests.Session):
             proxies=dict(self.proxies),
             allow_redirects=allow_redirects,
         ))
+
+    def _merged(self, headers: Mapping[str, str | None] | None) -> dict[str, str]:
+        """`_merged` for this session's headers, kept for a set of request headers seen
+        before: each request of a client brings the same dozen (plexapi's `X-Plex-*`), and
+        matching them without regard to case cost more than sending them."""
+        session = self.headers
+        if type(session) is not _CountedHeaders:
+            return _merged(session, headers)
+        key = (session.changes, tuple(headers.items()) if headers else ())
+        merged = self._merges.get(key)
+        if merged is None:
+            merged = _merged(session, headers)
+            if len(self._merges) < _MERGES_KEPT:
+                self._merges[key] = merged
+        return dict(merged)
 
     def _kept_answer(
         self,
@@ -231,6 +248,23 @@ class ConfiguredSession(requests.Session):
         )
         self._kept[netloc] = kept
         return kept
+
+
+_MERGES_KEPT = 32  # sets of request headers a session keeps merged (a client sends a few)
+
+
+class _CountedHeaders(CaseInsensitiveDict):
+    """A session's headers, counting their changes: a merge made before any change holds."""
+
+    changes = 0
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.changes += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.changes += 1
+        super().__delitem__(key)
 
 
 def _merged(session: Mapping[str, str | None], request: Mapping[str, str | None] | None
