@@ -22,6 +22,8 @@ import re
 import socket
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import requests
 import urllib3
@@ -107,6 +109,7 @@ class KeptResponse(requests.Response):
 
 
 _NO_TIME = datetime.timedelta(0)
+_NO_HEADERS = http.client.HTTPMessage()  # an answer's headers for a jar, when it sets no cookie
 
 
 def _decoded(content: bytes, headers: Mapping[str, str]) -> bytes:
@@ -211,114 +214,225 @@ class LeanResponse(http.client.HTTPResponse):
 
 
 _STANDARD = http.client.HTTPConnection
-_LINES_KEPT = 64  # header lines a connection keeps encoded; more (a new length each) are not
 _BLOCKS_KEPT = 16  # header sets a connection keeps encoded (a client sends a few, over again)
+_HEAD_LIMIT = 65536  # an answer's status line and headers read at once, at most
+_RECEIVE = 262144  # bytes asked of the socket at a time for a body
+# what http.client sends of a target as it is (it refuses control characters and spaces)
+_PLAIN_TARGET = re.compile(r"[!-~]+")
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+_PLAIN_STATUS = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9]{2}) ([^\r\n]*)\r\n")
+
+
+@dataclass
+class LeanAnswer:
+    """An answer read whole by `_EncodedOnce.answer`: what `KeptRequest.answer` needs of it."""
+
+    status: int
+    reason: str
+    header_pairs: list[tuple[str, str]]
+    content: bytes
+
+    @property
+    def msg(self) -> http.client.HTTPMessage:
+        """The headers as http.client parses them (for a cookie jar), made when asked for."""
+        message = http.client.HTTPMessage()
+        for name, value in self.header_pairs:
+            message.set_raw(name, value)
+        return message
+
+
+class _Replay(io.RawIOBase):
+    """The bytes read from a socket already, then the socket: for `LeanResponse` to read an
+    answer `_EncodedOnce.answer` began to read and leaves to the standard class."""
+
+    def __init__(self, first: bytes, sock: socket.socket) -> None:
+        super().__init__()
+        self._first, self._sock = memoryview(first), sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._first:
+            size = min(len(buffer), len(self._first))
+            buffer[:size] = self._first[:size]
+            self._first = self._first[size:]
+            return size
+        return self._sock.recv_into(buffer)
+
+
+class _Replaying:
+    """What `HTTPResponse` needs of a socket: `makefile`, here over a `_Replay`."""
+
+    def __init__(self, first: bytes, sock: socket.socket) -> None:
+        self._raw = _Replay(first, sock)
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(self._raw)
 
 
 class _EncodedOnce(http.client.HTTPConnection):
-    """The standard connection, each set of headers encoded and checked once.
+    """The standard connection, its common requests sent and answers read in a few steps.
 
     A kept connection sends the same dozen headers (plexapi's `X-Plex-*` among them) with
-    every request, and http.client lower-cases, encodes and checks each of them every time:
-    a cold pass sends three requests an item. A set of headers seen before (all but its
-    `Content-Length`, which an upload's size changes) goes out as the lines http.client made
-    of it the first time, through the same `putrequest`/`endheaders`; a line seen before (the
-    `Host` line, a length) as the bytes made of it the first time, and a body in the same
-    write as the headers. Its answers are read by `LeanResponse`."""
+    every request, and the standard class lower-cases, encodes and checks each of them, and
+    reads an answer line by line through a new file object, every time: a cold pass makes
+    three requests an item, and that came to some 250 Python calls a request. Here a set of
+    headers (all but its `Content-Length`) is made into lines once, by the standard class
+    itself, and a request goes out as one write of its request line, those lines and its
+    body (`send`). Its answer (`answer`) is read in as few reads as it came in; an answer
+    of the usual kind (a status line, plain header lines, a `Content-Length`) is taken
+    apart here, any other (chunked, no length, a 1xx first, an odd line) is left to
+    `LeanResponse`, which reads on from the bytes in hand, as the standard class would.
+    Anything a request does not fit (a body not in bytes, no length for it, an odd target)
+    goes the standard way, `request` and `getresponse`, on the same socket."""
 
     response_class = LeanResponse
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._lines: dict[tuple[str, str], bytes] = {}
-        # (names in order, values but the length) -> skips for `putrequest`, the lines
-        # before the length and those after it
-        self._blocks: dict[tuple, tuple[dict[str, bool], bytes, bytes]] = {}
+        # (method, names in order, values but the length) -> the lines before the length
+        # and those after it
+        self._blocks: dict[tuple, tuple[bytes, bytes]] = {}
 
-    def request(  # type: ignore[override]
-        self,
-        method: str,
-        url: str,
-        body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        *,
-        encode_chunked: bool = False,
-    ) -> None:
+    def send_whole(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes | None
+    ) -> bool:
+        """Send the request in one write; False (nothing sent) when it goes the standard
+        way."""
         if (
             type(headers) is not dict
-            or encode_chunked
             or not (body is None or type(body) is bytes)
             or (body is not None and "Content-Length" not in headers)
             or (body is None and "Content-Length" not in headers
                 and method.upper() in ("PATCH", "POST", "PUT"))
+            or not target.isascii()
+            or _PLAIN_TARGET.fullmatch(target) is None
         ):
-            # what the standard class adds or chunks itself goes the standard way
-            super().request(method, url, body, headers or {}, encode_chunked=encode_chunked)
-            return
+            return False
         rest = dict(headers)
         length = rest.pop("Content-Length", None)
-        key = (tuple(headers), tuple(rest.values()))
+        key = (method, tuple(headers), tuple(rest.values()))
         block = self._blocks.get(key)
         if block is None:
-            block = self._block(method, url, headers)
+            block = self._block(method, headers)
             if len(self._blocks) < _BLOCKS_KEPT:
                 self._blocks[key] = block
-        else:
-            skips, before, after = block
-            self.putrequest(method, url, **skips)
-            if before:
-                self._output(before)
-            if length is not None:
-                self.putheader("Content-Length", length)
-            if after:
-                self._output(after)
-        self.endheaders(body)
+        before, after = block
+        parts = [f"{method} {target} HTTP/1.1\r\n".encode("ascii"), before]
+        if length is not None:
+            parts.append(b"Content-Length: %s\r\n" % str(length).encode("latin-1"))
+        parts += [after, b"\r\n", body or b""]
+        if self.sock is None:
+            self.connect()
+        self.sock.sendall(b"".join(parts))
+        return True
 
-    def _block(
-        self, method: str, url: str, headers: dict[str, str]
-    ) -> tuple[dict[str, bool], bytes, bytes]:
-        """Put the request line and `headers` as `HTTPConnection.request` puts them (for a
-        set that names its length: nothing added, nothing chunked), and return what a request
-        with the same set can put again: the skips and the lines around the length."""
+    def _block(self, method: str, headers: dict[str, str]) -> tuple[bytes, bytes]:
+        """The header lines the standard class makes for `headers` (the `Host` line first,
+        unless they name one; every name and value checked), before and after the length."""
         names = {name.lower() for name in headers}
-        skips = {"skip_host": "host" in names, "skip_accept_encoding": "accept-encoding" in names}
-        self.putrequest(method, url, **skips)
-        start = len(self._buffer)
+        scratch = http.client.HTTPConnection(self.host, self.port)
+        scratch.putrequest(
+            method, "/", skip_host="host" in names,
+            skip_accept_encoding="accept-encoding" in names,
+        )
         cut = None
         for name, value in headers.items():
             if name == "Content-Length":
-                cut = len(self._buffer)
-            self.putheader(name, value)
-        lines = self._buffer[start:]
+                cut = len(scratch._buffer)
+                continue
+            scratch.putheader(name, value)
+        lines = [line + b"\r\n" for line in scratch._buffer[1:]]
         if cut is None:
-            return skips, b"\r\n".join(lines), b""
-        cut -= start
-        return skips, b"\r\n".join(lines[:cut]), b"\r\n".join(lines[cut + 1 :])
+            return b"".join(lines), b""
+        return b"".join(lines[: cut - 1]), b"".join(lines[cut - 1 :])
 
-    def _send_output(self, message_body: object = None, encode_chunked: bool = False) -> None:
-        """The header lines and a body of bytes in one write: the standard class writes the
-        body on its own, and each write to a socket is a system call and, with TCP_NODELAY, a
-        packet of its own that wakes the server (an upload an item in a cold pass)."""
-        if type(message_body) is not bytes or encode_chunked or not message_body:
-            super()._send_output(message_body, encode_chunked)
-            return
-        self._buffer.extend((b"", message_body))
-        message = b"\r\n".join(self._buffer)
-        del self._buffer[:]
-        self.send(message)
+    def answer(self, method: str, reading: list[str]) -> LeanAnswer:
+        """The answer to the request `send_whole` sent, read whole; `reading` names the
+        step reached ("body" once the headers are in), for the failure's translation."""
+        sock = self.sock
+        if sock is None:
+            raise http.client.RemoteDisconnected("Remote end closed connection without response")
+        data = sock.recv(_RECEIVE)
+        while True:
+            blank = _BLANK_LINE.search(data)
+            if blank is not None or len(data) > _HEAD_LIMIT:
+                break
+            more = sock.recv(_RECEIVE)
+            if not more:
+                if not data:
+                    raise http.client.RemoteDisconnected(
+                        "Remote end closed connection without response"
+                    )
+                break
+            data += more
+        # the head ends at the first blank line: CRLF throughout, or the standard class reads it
+        end = blank.start() - 1 if blank is not None else -1
+        plain = 0 <= end <= _HEAD_LIMIT and data[end : end + 4] == b"\r\n\r\n"
+        status = _PLAIN_STATUS.match(data) if plain else None
+        head = data[status.end() : end + 2].decode("iso-8859-1") if status else ""
+        if status is None or status.group(2) == b"100" or _PLAIN_BLOCK.fullmatch(head) is None:
+            return self._standard(data, method, reading)
+        pairs = _PLAIN_LINE.findall(head)
+        if len(pairs) > http.client._MAXHEADERS:
+            return self._standard(data, method, reading)
+        first: dict[str, str] = {}
+        for name, value in reversed(pairs):
+            first[name.lower()] = value
+        code = int(status.group(2))
+        version = 11 if status.group(1) == b"1" else 10
+        coding = first.get("transfer-encoding")
+        length: int | None = 0
+        if not (code in (204, 304) or code < 200 or method.upper() == "HEAD"):
+            if coding and coding.lower() == "chunked":
+                return self._standard(data, method, reading)
+            try:
+                length = int(first.get("content-length", ""))
+            except ValueError:
+                length = None
+            if length is None or length < 0:
+                return self._standard(data, method, reading)
+        reading[0] = "body"
+        body = data[end + 4 :]
+        if len(body) < length:
+            parts = [body]
+            missing = length - len(body)
+            while missing > 0:
+                more = sock.recv(min(missing, _RECEIVE))
+                if not more:
+                    self.close()
+                    raise http.client.IncompleteRead(b"".join(parts), missing)
+                parts.append(more)
+                missing -= len(more)
+            body = b"".join(parts)
+        if len(body) > length or _closes(first, version):
+            self.close()  # what nobody asked for, or a server that closes: a new connection
+        return LeanAnswer(code, status.group(3).decode("iso-8859-1").strip(), pairs, body[:length])
 
-    def putheader(self, header: str | bytes, *values: object) -> None:
-        if len(values) != 1 or type(header) is not str or type(values[0]) is not str:
-            super().putheader(header, *values)
-            return
-        key = (header, values[0])
-        line = self._lines.get(key)
-        if line is None:
-            super().putheader(header, *values)
-            if len(self._lines) < _LINES_KEPT:
-                self._lines[key] = self._buffer[-1]
-        else:
-            self._output(line)
+    def _standard(self, data: bytes, method: str, reading: list[str]) -> LeanAnswer:
+        """The answer read by `LeanResponse` (as the standard class reads it), from the bytes
+        in hand on."""
+        answer = LeanResponse(_Replaying(data, self.sock), method=method)  # type: ignore[arg-type]
+        answer.begin()
+        reading[0] = "body"
+        content = answer.read()
+        if answer.will_close:
+            self.close()
+        return LeanAnswer(answer.status, answer.reason, answer.header_pairs, content)
+
+
+def _closes(first: dict[str, str], version: int) -> bool:
+    """`HTTPResponse._check_close`, on headers looked up by lower-cased name."""
+    connection = first.get("connection")
+    if version == 11:
+        return bool(connection and "close" in connection.lower())
+    if first.get("keep-alive"):
+        return False
+    if connection and "keep-alive" in connection.lower():
+        return False
+    proxy = first.get("proxy-connection")
+    return not (proxy and "keep-alive" in proxy.lower())
 
 
 class KeptConnection:
@@ -413,16 +527,21 @@ class KeptConnection:
             return None
         try:
             connection = self._ready(timeout)
+            whole = False
             # as urllib3: the server may have answered (a 4xx, say) before it hung up
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                connection.request(method, target, body=body, headers=headers)
+                whole = type(connection) is _EncodedOnce and connection.send_whole(
+                    method, target, headers, body
+                )
+                if not whole:
+                    connection.request(method, target, body=body, headers=headers)
         except BaseException as exc:
             self._drop()
             self._lock.release()
             if _from_the_transport(exc):
                 raise _failure(exc, answering=False) from exc
             raise
-        return KeptRequest(self, connection, url)
+        return KeptRequest(self, connection, url, method if whole else None)
 
 
 class KeptRequest:
@@ -430,9 +549,14 @@ class KeptRequest:
     its own until `answer()` reads the answer or `abandon()` drops the connection."""
 
     def __init__(
-        self, kept: KeptConnection, connection: http.client.HTTPConnection, url: str
+        self,
+        kept: KeptConnection,
+        connection: http.client.HTTPConnection,
+        url: str,
+        whole: str | None = None,
     ) -> None:
         self._kept, self._connection, self._url = kept, connection, url
+        self._whole = whole  # the method, when sent by `_EncodedOnce.send_whole`
         self._open = True
 
     def _release(self) -> None:
@@ -453,24 +577,32 @@ class KeptRequest:
         (for a cookie jar). Raises what requests would raise."""
         if not self._open:
             raise RuntimeError(f"the answer to {self._url} was read or abandoned already")
-        step = "answer"
+        step = ["answer"]
+        answer: LeanAnswer | http.client.HTTPResponse
         try:
-            answer = self._connection.getresponse()
-            step = "body"
-            content = answer.read()
+            if self._whole is not None:
+                assert isinstance(self._connection, _EncodedOnce)
+                answer = self._connection.answer(self._whole, step)
+                content = answer.content
+            else:
+                answer = self._connection.getresponse()
+                step[0] = "body"
+                content = answer.read()
         except BaseException as exc:
             self._kept._drop()
             if _from_the_transport(exc):
-                failure = _body_failure(exc) if step == "body" else _failure(exc, True)
+                failure = _body_failure(exc) if step[0] == "body" else _failure(exc, True)
                 raise failure from exc
             raise
         finally:
             self._release()
-        pairs = answer.header_pairs if isinstance(answer, LeanResponse) else answer.getheaders()
+        lean = isinstance(answer, (LeanAnswer, LeanResponse))
+        pairs = answer.header_pairs if lean else answer.getheaders()  # type: ignore[union-attr]
         headers = _headers(pairs)
         try:
             content = _decoded(content, headers)
         except urllib3.exceptions.DecodeError as exc:
             raise _body_failure(exc) from exc
         response = KeptResponse(answer.status, answer.reason, self._url, headers, content)
-        return response, answer.msg
+        cookies = "Set-Cookie" in headers or "Set-Cookie2" in headers
+        return response, answer.msg if cookies else _NO_HEADERS

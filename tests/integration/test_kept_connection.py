@@ -5,6 +5,7 @@ closes the connection, and stay visible to vcrpy."""
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from reconciler.errors import (
 from reconciler.httpsession import ConfiguredSession
 from reconciler.plex import PlexClient
 from tests.integration.conftest import PLEX_TOKEN
+from tests.unit.test_lean_response import ANSWERS
 
 pytestmark = pytest.mark.integration
 
@@ -246,3 +248,59 @@ def test_each_failure_raises_what_requests_raises(behave):
     by_requests, kept = raised
     assert type(kept) is type(by_requests)
     assert type(translate_plex_error(kept, "x")) is type(translate_plex_error(by_requests, "x"))
+
+
+# -- answers of every shape, read as requests reads them -----------------------------------
+
+
+class _Answering(_RawServer):
+    """Answers every request with the same bytes, on the same connection; an answer that
+    ends with the connection (no length, or `Connection: close`) is followed by a hang-up."""
+
+    def __init__(self, answer: bytes, closes: bool) -> None:
+        super().__init__(lambda connection: None)
+        self.answer, self.closes = answer, closes
+
+    def _one(self, connection: socket.socket) -> None:
+        with connection.makefile("rb") as stream:
+            while True:
+                line = stream.readline()
+                while line not in (b"\r\n", b""):
+                    line = stream.readline()
+                if not line:
+                    return
+                connection.sendall(self.answer)
+                if self.closes:
+                    connection.close()
+                    return
+
+
+class _Standard(http.client.HTTPConnection):
+    """http.client's own connection, requests sent and answers read its way throughout."""
+
+
+# answers whose end the standard class finds only when the connection ends (the email
+# parser takes a line without a colon, or a lone CR, for the end of the headers); the
+# others' connection stays open on the server's side, even after `Connection: close`
+_READ_TO_THE_END = ("no length", "bad length", "no colon", "lone carriage return")
+
+
+@pytest.mark.parametrize("name", list(ANSWERS))
+def test_an_answer_of_any_shape_reads_as_the_standard_connection_reads_it(name):
+    server = _Answering(ANSWERS[name], name in _READ_TO_THE_END)
+    standard, kept = ConfiguredSession(True, server.url), ConfiguredSession(True, server.url)
+    standard._connection_class = _Standard
+    try:
+        seen, connections = [], []
+        for session in (standard, kept):
+            for method in ("PUT", "GET", "PUT"):
+                answer = session.send_encoded(method, f"{server.url}/library/metadata/1", timeout=5)
+                seen.append(
+                    (answer.status_code, answer.reason, list(answer.headers.items()),
+                     answer.content, answer.encoding)
+                )
+            connections.append(len(server.held) - sum(connections))
+    finally:
+        server.close()
+    assert seen[3:] == seen[:3]
+    assert connections[1] == connections[0]  # kept open, or closed, alike
