@@ -186,11 +186,11 @@ class ConfiguredSession(requests.Session):
         timeout: float | None,
         allow_redirects: bool,
         response: requests.Response,
-        message: http.client.HTTPMessage,
+        message: http.client.HTTPMessage | None,
     ) -> requests.Response:
-        """An answer read on a kept connection, its cookies and redirect taken as
-        `Session.send` takes them."""
-        if "Set-Cookie" in response.headers or "Set-Cookie2" in response.headers:
+        """An answer read on a kept connection, its cookies (`message`: its headers, when
+        it sets one) and redirect taken as `Session.send` takes them."""
+        if message is not None:
             # kept as `Session.send` keeps them (and sent on: the next request goes the
             # usual way)
             request = self._prepared(method, url, headers, data)
@@ -341,7 +341,7 @@ class _OnKept(PendingResponse):
     def __init__(
         self,
         sent: KeptRequest,
-        finish: Callable[[requests.Response, http.client.HTTPMessage], requests.Response],
+        finish: Callable[[requests.Response, http.client.HTTPMessage | None], requests.Response],
     ) -> None:
         self._sent, self._finish = sent, finish  # finish: cookies and redirects
 

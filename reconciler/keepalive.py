@@ -107,16 +107,22 @@ class KeptResponse(requests.Response):
     def cookies(self) -> requests.cookies.RequestsCookieJar:  # type: ignore[override]
         return requests.cookies.cookiejar_from_dict({})
 
+    @property
+    def is_redirect(self) -> bool:
+        """`Response.is_redirect`, the status looked at first: most answers are no redirect."""
+        return self.status_code in requests.models.REDIRECT_STATI and "location" in self.headers
+
 
 _NO_TIME = datetime.timedelta(0)
-_NO_HEADERS = http.client.HTTPMessage()  # an answer's headers for a jar, when it sets no cookie
 
 
 def _decoded(content: bytes, headers: Mapping[str, str]) -> bytes:
     """The body decoded as urllib3 decodes it, when the server compressed it (requests asks
     for gzip and deflate)."""
+    if not content:
+        return content
     coding = headers.get("Content-Encoding", "").strip().lower()
-    if not content or coding in ("", "identity"):
+    if coding in ("", "identity"):
         return content
     return urllib3.response.HTTPResponse(
         body=io.BytesIO(content), headers=dict(headers), decode_content=True,
@@ -572,9 +578,9 @@ class KeptRequest:
             finally:
                 self._release()
 
-    def answer(self) -> tuple[requests.Response, http.client.HTTPMessage]:
+    def answer(self) -> tuple[requests.Response, http.client.HTTPMessage | None]:
         """The whole answer (waiting for it), and its headers as http.client parsed them
-        (for a cookie jar). Raises what requests would raise."""
+        when it sets a cookie (for a cookie jar). Raises what requests would raise."""
         if not self._open:
             raise RuntimeError(f"the answer to {self._url} was read or abandoned already")
         step = ["answer"]
@@ -605,4 +611,4 @@ class KeptRequest:
             raise _body_failure(exc) from exc
         response = KeptResponse(answer.status, answer.reason, self._url, headers, content)
         cookies = "Set-Cookie" in headers or "Set-Cookie2" in headers
-        return response, answer.msg if cookies else _NO_HEADERS
+        return response, answer.msg if cookies else None
