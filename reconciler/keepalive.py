@@ -222,7 +222,7 @@ class LeanResponse(http.client.HTTPResponse):
 _STANDARD = http.client.HTTPConnection
 _BLOCKS_KEPT = 16  # header sets a connection keeps encoded (a client sends a few, over again)
 _HEAD_LIMIT = 65536  # an answer's status line and headers read at once, at most
-_RECEIVE = 262144  # bytes asked of the socket at a time for a body
+_RECEIVE = 65536  # bytes asked of the socket at a time
 # what http.client sends of a target as it is (it refuses control characters and spaces)
 _PLAIN_TARGET = re.compile(r"[!-~]+")
 _BLANK_LINE = re.compile(rb"\n\r?\n")
@@ -301,21 +301,25 @@ class _EncodedOnce(http.client.HTTPConnection):
         # and those after it
         self._blocks: dict[tuple, tuple[bytes, bytes]] = {}
 
+    @staticmethod
+    def takes(method: str, target: str, headers: Mapping[str, str], body: bytes | None) -> bool:
+        """Whether `send_whole` sends this request as the standard class would; anything
+        the standard class adds or chunks itself goes its way."""
+        length = headers.get("Content-Length")
+        return (
+            type(headers) is dict
+            and (body is None or type(body) is bytes)
+            and (length is not None or (
+                body is None and method.upper() not in ("PATCH", "POST", "PUT")))
+            and (length is None or (type(length) is str and length.isdigit()))
+            and target.isascii()
+            and _PLAIN_TARGET.fullmatch(target) is not None
+        )
+
     def send_whole(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes | None
-    ) -> bool:
-        """Send the request in one write; False (nothing sent) when it goes the standard
-        way."""
-        if (
-            type(headers) is not dict
-            or not (body is None or type(body) is bytes)
-            or (body is not None and "Content-Length" not in headers)
-            or (body is None and "Content-Length" not in headers
-                and method.upper() in ("PATCH", "POST", "PUT"))
-            or not target.isascii()
-            or _PLAIN_TARGET.fullmatch(target) is None
-        ):
-            return False
+    ) -> None:
+        """Send a request `takes` in one write."""
         rest = dict(headers)
         length = rest.pop("Content-Length", None)
         key = (method, tuple(headers), tuple(rest.values()))
@@ -327,12 +331,11 @@ class _EncodedOnce(http.client.HTTPConnection):
         before, after = block
         parts = [f"{method} {target} HTTP/1.1\r\n".encode("ascii"), before]
         if length is not None:
-            parts.append(b"Content-Length: %s\r\n" % str(length).encode("latin-1"))
+            parts.append(b"Content-Length: %s\r\n" % length.encode("ascii"))
         parts += [after, b"\r\n", body or b""]
         if self.sock is None:
             self.connect()
         self.sock.sendall(b"".join(parts))
-        return True
 
     def _block(self, method: str, headers: dict[str, str]) -> tuple[bytes, bytes]:
         """The header lines the standard class makes for `headers` (the `Host` line first,
@@ -533,13 +536,14 @@ class KeptConnection:
             return None
         try:
             connection = self._ready(timeout)
-            whole = False
+            whole = isinstance(connection, _EncodedOnce) and connection.takes(
+                method, target, headers, body
+            )
             # as urllib3: the server may have answered (a 4xx, say) before it hung up
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                whole = type(connection) is _EncodedOnce and connection.send_whole(
-                    method, target, headers, body
-                )
-                if not whole:
+                if whole and isinstance(connection, _EncodedOnce):
+                    connection.send_whole(method, target, headers, body)
+                else:
                     connection.request(method, target, body=body, headers=headers)
         except BaseException as exc:
             self._drop()
