@@ -259,12 +259,12 @@ class _CountedHeaders(CaseInsensitiveDict):
     changes = 0
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self.changes += 1
         super().__setitem__(key, value)
+        self.changes += 1
 
     def __delitem__(self, key: str) -> None:
-        self.changes += 1
         super().__delitem__(key)
+        self.changes += 1
 
 
 def _merged(session: Mapping[str, str | None], request: Mapping[str, str | None] | None

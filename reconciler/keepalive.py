@@ -226,6 +226,7 @@ _RECEIVE = 65536  # bytes asked of the socket at a time
 # what http.client sends of a target as it is (it refuses control characters and spaces)
 _PLAIN_TARGET = re.compile(r"[!-~]+")
 _BLANK_LINE = re.compile(rb"\n\r?\n")
+_MAX_HEADERS = 100  # http.client's limit, the blank line counted
 _PLAIN_STATUS = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9]{2}) ([^\r\n]*)\r\n")
 
 
@@ -253,16 +254,16 @@ class _Replay(io.RawIOBase):
 
     def __init__(self, first: bytes, sock: socket.socket) -> None:
         super().__init__()
-        self._first, self._sock = memoryview(first), sock
+        self.first, self._sock = memoryview(first), sock
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        if self._first:
-            size = min(len(buffer), len(self._first))
-            buffer[:size] = self._first[:size]
-            self._first = self._first[size:]
+        if self.first:
+            size = min(len(buffer), len(self.first))
+            buffer[:size] = self.first[:size]
+            self.first = self.first[size:]
             return size
         return self._sock.recv_into(buffer)
 
@@ -276,6 +277,10 @@ class _Replaying:
     def makefile(self, mode: str) -> io.BufferedReader:
         return io.BufferedReader(self._raw)
 
+    def unread(self) -> bool:
+        """Whether bytes received before remain that the reader never took."""
+        return bool(self._raw.first)
+
 
 class _EncodedOnce(http.client.HTTPConnection):
     """The standard connection, its common requests sent and answers read in a few steps.
@@ -286,7 +291,7 @@ class _EncodedOnce(http.client.HTTPConnection):
     three requests an item, and that came to some 250 Python calls a request. Here a set of
     headers (all but its `Content-Length`) is made into lines once, by the standard class
     itself, and a request goes out as one write of its request line, those lines and its
-    body (`send`). Its answer (`answer`) is read in as few reads as it came in; an answer
+    body (`send_whole`). Its answer (`answer`) is read in as few reads as it came in; an answer
     of the usual kind (a status line, plain header lines, a `Content-Length`) is taken
     apart here, any other (chunked, no length, a 1xx first, an odd line) is left to
     `LeanResponse`, which reads on from the bytes in hand, as the standard class would.
@@ -311,7 +316,8 @@ class _EncodedOnce(http.client.HTTPConnection):
             and (body is None or type(body) is bytes)
             and (length is not None or (
                 body is None and method.upper() not in ("PATCH", "POST", "PUT")))
-            and (length is None or (type(length) is str and length.isdigit()))
+            and (length is None or (type(length) is str and length.isascii()
+                                    and length.isdigit()))
             and target.isascii()
             and _PLAIN_TARGET.fullmatch(target) is not None
         )
@@ -337,7 +343,7 @@ class _EncodedOnce(http.client.HTTPConnection):
             self.connect()
         self.sock.sendall(b"".join(parts))
 
-    def _block(self, method: str, headers: dict[str, str]) -> tuple[bytes, bytes]:
+    def _block(self, method: str, headers: Mapping[str, str]) -> tuple[bytes, bytes]:
         """The header lines the standard class makes for `headers` (the `Host` line first,
         unless they name one; every name and value checked), before and after the length."""
         names = {name.lower() for name in headers}
@@ -376,32 +382,33 @@ class _EncodedOnce(http.client.HTTPConnection):
                     )
                 break
             data += more
-        # the head ends at the first blank line: CRLF throughout, or the standard class reads it
+        # the head ends at the first blank line; one with CRLF throughout, each line within
+        # http.client's limit (the head to its last line end is), is read here
         end = blank.start() - 1 if blank is not None else -1
-        plain = 0 <= end <= _HEAD_LIMIT and data[end : end + 4] == b"\r\n\r\n"
+        plain = end >= 0 and end + 2 <= _HEAD_LIMIT and data[end : end + 4] == b"\r\n\r\n"
         status = _PLAIN_STATUS.match(data) if plain else None
         head = data[status.end() : end + 2].decode("iso-8859-1") if status else ""
         if status is None or status.group(2) == b"100" or _PLAIN_BLOCK.fullmatch(head) is None:
-            return self._standard(data, method, reading)
+            return self._standard(data, sock, method, reading)
         pairs = _PLAIN_LINE.findall(head)
-        if len(pairs) > http.client._MAXHEADERS:
-            return self._standard(data, method, reading)
+        if len(pairs) >= _MAX_HEADERS:
+            return self._standard(data, sock, method, reading)
         first: dict[str, str] = {}
         for name, value in reversed(pairs):
             first[name.lower()] = value
         code = int(status.group(2))
         version = 11 if status.group(1) == b"1" else 10
         coding = first.get("transfer-encoding")
-        length: int | None = 0
-        if not (code in (204, 304) or code < 200 or method.upper() == "HEAD"):
-            if coding and coding.lower() == "chunked":
-                return self._standard(data, method, reading)
+        if coding and coding.lower() == "chunked":
+            return self._standard(data, sock, method, reading)
+        length = 0
+        if not (code in (204, 304) or code < 200 or method == "HEAD"):
             try:
                 length = int(first.get("content-length", ""))
             except ValueError:
-                length = None
-            if length is None or length < 0:
-                return self._standard(data, method, reading)
+                return self._standard(data, sock, method, reading)
+            if length < 0:
+                return self._standard(data, sock, method, reading)
         reading[0] = "body"
         body = data[end + 4 :]
         if len(body) < length:
@@ -419,14 +426,19 @@ class _EncodedOnce(http.client.HTTPConnection):
             self.close()  # what nobody asked for, or a server that closes: a new connection
         return LeanAnswer(code, status.group(3).decode("iso-8859-1").strip(), pairs, body[:length])
 
-    def _standard(self, data: bytes, method: str, reading: list[str]) -> LeanAnswer:
+    def _standard(
+        self, data: bytes, sock: socket.socket, method: str, reading: list[str]
+    ) -> LeanAnswer:
         """The answer read by `LeanResponse` (as the standard class reads it), from the bytes
-        in hand on."""
-        answer = LeanResponse(_Replaying(data, self.sock), method=method)  # type: ignore[arg-type]
+        in hand on. Bytes received with it that it leaves unread were never asked for: the
+        connection is not used again (as the standard class's check of an idle connection
+        finds them)."""
+        source = _Replaying(data, sock)
+        answer = LeanResponse(source, method=method)  # type: ignore[arg-type]
         answer.begin()
         reading[0] = "body"
         content = answer.read()
-        if answer.will_close:
+        if answer.will_close or source.unread():
             self.close()
         return LeanAnswer(answer.status, answer.reason, answer.header_pairs, content)
 
