@@ -179,11 +179,7 @@ class LeanResponse(http.client.HTTPResponse):
             raise http.client.UnknownProtocol(version)
         self.headers, self.header_pairs = _parsed_headers(http.client._read_headers(self.fp))
         self.msg = self.headers
-        # a repeated header counts by its first value, as `Message.get` gives it
-        first: dict[str, str] = {}
-        for name, value in reversed(self.header_pairs):
-            first[name.lower()] = value
-        self._first = first
+        first = self._first = _first_values(self.header_pairs)
         coding = first.get("transfer-encoding")
         self.chunked = bool(coding and coding.lower() == "chunked")
         if self.chunked:
@@ -208,15 +204,29 @@ class LeanResponse(http.client.HTTPResponse):
 
     def _check_close(self) -> bool:
         """`HTTPResponse._check_close`, its headers looked up in `begin`'s table."""
-        connection = self._first.get("connection")
-        if self.version == 11:
-            return bool(connection and "close" in connection.lower())
-        if self._first.get("keep-alive"):
-            return False
-        if connection and "keep-alive" in connection.lower():
-            return False
-        proxy = self._first.get("proxy-connection")
-        return not (proxy and "keep-alive" in proxy.lower())
+        return _closes(self._first, self.version)
+
+
+def _first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Each header's value by its lower-cased name; a repeated header counts by its first
+    value, as `Message.get` gives it."""
+    first: dict[str, str] = {}
+    for name, value in reversed(pairs):
+        first[name.lower()] = value
+    return first
+
+
+def _closes(first: dict[str, str], version: int) -> bool:
+    """`HTTPResponse._check_close`, on headers looked up by lower-cased name."""
+    connection = first.get("connection")
+    if version == 11:
+        return bool(connection and "close" in connection.lower())
+    if first.get("keep-alive"):
+        return False
+    if connection and "keep-alive" in connection.lower():
+        return False
+    proxy = first.get("proxy-connection")
+    return not (proxy and "keep-alive" in proxy.lower())
 
 
 _STANDARD = http.client.HTTPConnection
@@ -393,9 +403,7 @@ class _EncodedOnce(http.client.HTTPConnection):
         pairs = _PLAIN_LINE.findall(head)
         if len(pairs) >= _MAX_HEADERS:
             return self._standard(data, sock, method, reading)
-        first: dict[str, str] = {}
-        for name, value in reversed(pairs):
-            first[name.lower()] = value
+        first = _first_values(pairs)
         code = int(status.group(2))
         version = 11 if status.group(1) == b"1" else 10
         coding = first.get("transfer-encoding")
@@ -441,19 +449,6 @@ class _EncodedOnce(http.client.HTTPConnection):
         if answer.will_close or source.unread():
             self.close()
         return LeanAnswer(answer.status, answer.reason, answer.header_pairs, content)
-
-
-def _closes(first: dict[str, str], version: int) -> bool:
-    """`HTTPResponse._check_close`, on headers looked up by lower-cased name."""
-    connection = first.get("connection")
-    if version == 11:
-        return bool(connection and "close" in connection.lower())
-    if first.get("keep-alive"):
-        return False
-    if connection and "keep-alive" in connection.lower():
-        return False
-    proxy = first.get("proxy-connection")
-    return not (proxy and "keep-alive" in proxy.lower())
 
 
 class KeptConnection:
@@ -548,13 +543,14 @@ class KeptConnection:
             return None
         try:
             connection = self._ready(timeout)
-            whole = isinstance(connection, _EncodedOnce) and connection.takes(
+            # the connection that sends this request whole, if it does
+            whole = connection if isinstance(connection, _EncodedOnce) and connection.takes(
                 method, target, headers, body
-            )
+            ) else None
             # as urllib3: the server may have answered (a 4xx, say) before it hung up
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                if whole and isinstance(connection, _EncodedOnce):
-                    connection.send_whole(method, target, headers, body)
+                if whole is not None:
+                    whole.send_whole(method, target, headers, body)
                 else:
                     connection.request(method, target, body=body, headers=headers)
         except BaseException as exc:
@@ -563,7 +559,7 @@ class KeptConnection:
             if _from_the_transport(exc):
                 raise _failure(exc, answering=False) from exc
             raise
-        return KeptRequest(self, connection, url, method if whole else None)
+        return KeptRequest(self, connection, url, method if whole is not None else None)
 
 
 class KeptRequest:
