@@ -37,8 +37,8 @@ from reconciler.activity import (
 from reconciler.config import Config, PlexToStashConfig
 from reconciler.errors import (
     PermanentError,
+    PlaysInDoubt,
     StashActivityRefused,
-    StashPlaysInDoubt,
     StashplexError,
     StashUnreachable,
     UnexpectedError,
@@ -175,9 +175,6 @@ class ActivityCarrier:
                 carry = self._carry_refusing(scene_id, seen, carried.get(scene_id), row)
             except StoreError:
                 raise  # the database itself failed: no outcome can be recorded now
-            except StashPlaysInDoubt as exc:
-                ended[fail(job, exc, True)] += 1
-                continue
             except StashplexError as exc:
                 ended[fail(job, exc, False)] += 1
                 if exc.waits or exc.refused:
@@ -253,7 +250,7 @@ class ActivityCarrier:
             if missing:
                 wait = journal.settles_in(self.clock(), self.config.stash.timeout)
                 if wait > 0:
-                    raise StashPlaysInDoubt(
+                    raise PlaysInDoubt(
                         f"scene {scene_id}: {len(missing)} play(s) sent by a request that did "
                         f"not finish are not in Stash's history yet; sent again in {wait:.1f}s, "
                         "once Stash is surely done with that request",

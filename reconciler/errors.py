@@ -96,9 +96,9 @@ class StashUnavailable(StashUnreachable):
     """Stash answers 503: as good as unreachable, no retries spent."""
 
 
-class StashPlaysInDoubt(StashTemporaryError):
+class PlaysInDoubt(TransientError):
     """Plays sent by a request that did not finish may still be on their way into Stash:
-    the job waits until that request is surely over."""
+    the job waits until that request is surely over. Stash itself failed nothing here."""
 
     server_problem = False
 
