@@ -51,6 +51,7 @@ CLAIM_BATCH = 100
 # `plex.scan_missing`: how long a folder Plex was asked to scan is not asked again
 SCAN_EVERY = 600.0
 
+
 class PendingCover(Protocol):
     """A cover asked of Stash, read by `result()` (raising what went wrong), or let go."""
 
