@@ -20,9 +20,10 @@ carried already (`store.Carried`); only what is newer becomes a Stash-bound job:
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from reconciler.config import PlexToStashConfig
@@ -103,6 +104,11 @@ def new_play_count(seen: Seen, carried: Carried) -> int:
 
 
 def resume_moved(seen: Seen, carried: Carried) -> bool:
+    """Whether Plex's resume point moved since the last carry. One sent by a carry that did
+    not finish may be Stash's now, whatever was recorded: then Stash's own value decides."""
+    journal = Journal.of(carried)
+    if journal is not None and journal.resume is not None:
+        return True
     if carried.view_offset is None:
         return seen.view_offset > 0
     return seen.view_offset != carried.view_offset
@@ -158,14 +164,24 @@ def play_times(
 
 @dataclass
 class Journal:
-    """The plays being added to Stash (kept before asking): after a crash, the plays Stash
-    holds beyond `before` were added by the attempt that died."""
+    """What a carry is sending to Stash (kept before asking): after a crash, the plays Stash
+    holds beyond `before` were added by the attempt that died, and `resume` (ms) may be
+    Stash's resume point."""
 
     times: list[int] = field(default_factory=list)
     before: dict[str, int] = field(default_factory=dict)
     view_count: int = 0
     last_viewed_at: int = 0
     asked_at: float = 0.0  # the last sign of the request: when it was sent, or failed
+    resume: int | None = None
+
+    @classmethod
+    def of(cls, carried: Carried) -> Journal | None:
+        """The journal a carry that did not finish left, if any."""
+        if not carried.pending:
+            return None
+        data = json.loads(carried.pending)
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
     def missing(self, history: Iterable[int]) -> list[int]:
         """The journal's plays that Stash does not hold yet."""
@@ -188,7 +204,13 @@ class Journal:
         before = dict(self.before)
         for stamp in times:
             before.setdefault(str(stamp), held[stamp])
-        return Journal(sorted([*self.times, *times]), before, seen.view_count, seen.last_viewed_at)
+        return replace(
+            self,
+            times=sorted([*self.times, *times]),
+            before=before,
+            view_count=seen.view_count,
+            last_viewed_at=seen.last_viewed_at,
+        )
 
 
 def web_link(base_url: str, machine_id: str, rating_key: int) -> str:

@@ -66,6 +66,7 @@ class Carry:
     values: dict[str, Any] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     sent: list[str] = field(default_factory=list)
+    journal: Journal | None = None  # what is being sent, as the database keeps it
 
 
 # records one failed job: (job, error, wait) -> "retried", "dead" or "waiting"
@@ -216,12 +217,15 @@ class ActivityCarrier:
         row: dict[str, Any],
         wanted: PlexToStashConfig,
     ) -> Carry:
-        carry = Carry(values={"rating_key": seen.rating_key})
+        carry = Carry(values={"rating_key": seen.rating_key}, journal=Journal.of(carried))
         if wanted.plays:
             self._plays(scene_id, seen, carried, row, carry)
         if wanted.resume and resume_moved(seen, carried):
             seconds = seen.view_offset / 1000
             if abs(float(row.get("resume_time") or 0) - seconds) >= 0.001:
+                # journaled first: Stash may take it and its answer never come
+                carry.journal = replace(carry.journal or Journal(), resume=seen.view_offset)
+                self._note(scene_id, carry.journal)
                 self.stash.save_resume(scene_id, seconds)
                 carry.counts["resumes"] = 1
                 carry.sent.append(f"resume point {seconds:.0f}s")
@@ -242,9 +246,9 @@ class ActivityCarrier:
         self, scene_id: str, seen: Seen, carried: Carried, row: dict[str, Any], carry: Carry
     ) -> None:
         history = [epoch(stamp) for stamp in row.get("play_history") or []]
-        journal = Journal(**json.loads(carried.pending)) if carried.pending else None
+        journal = carry.journal
         start, counted = carried, 0
-        if journal is not None:
+        if journal is not None and journal.times:
             # an attempt that died may have added some of these already
             missing = journal.missing(history)
             if missing:
@@ -270,7 +274,7 @@ class ActivityCarrier:
                     seen.rating_key, start.last_viewed_at, seen.last_viewed_at
                 )
             times = play_times(count, seen, start, shown, int(self.clock()))
-            journal = (journal or Journal()).extended(times, history, seen)
+            journal = carry.journal = (journal or Journal()).extended(times, history, seen)
             self._add_plays(scene_id, journal, times)
             counted += count
             carry.sent.append(f"{count} play{'s' if count > 1 else ''}")

@@ -254,8 +254,8 @@ class RefusedLetter(_Model):
 class ActivityState(_Model):
     """What of a scene's Plex activity was already carried to Stash: the token's `viewCount`,
     `lastViewedAt` and `viewOffset`, the Plex `lastRatedAt` accounted for, the rating both
-    sides last agreed on (and Stash's `updated_at` then), the link added; `pending` holds the
-    plays being added right now."""
+    sides last agreed on (and Stash's `updated_at` then), the link added; `pending` holds what
+    is being sent right now (plays, a resume point)."""
 
     scene_id = pw.TextField(primary_key=True)
     rating_key = pw.IntegerField(null=True)
@@ -1185,8 +1185,8 @@ class Store:
         return found
 
     def note_pending(self, scene_id: str, pending: dict[str, Any], now: float) -> None:
-        """Before Stash is asked to add plays: what is being added, so that a run killed
-        in between finds them in Stash and adds them no second time."""
+        """Before Stash is asked to add plays or save a resume point: what is being sent, so
+        that a run killed in between adds no play twice and knows the resume point in doubt."""
         text = json.dumps(pending, sort_keys=True)
         with self.transaction():
             ActivityState.insert(scene_id=str(scene_id), pending=text, updated_at=now).on_conflict(

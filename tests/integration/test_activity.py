@@ -344,6 +344,35 @@ def test_plays_stash_may_still_be_adding_are_not_sent_twice(make_world, late):
     assert world.app.store.counts().queued == 0
 
 
+def test_a_resume_point_stash_took_without_an_answer_is_cleared_when_plex_clears_it(make_world):
+    """Stash took a resume point but its answer never came (the asker timed out, or was
+    killed): when the item is then watched to the end in Plex, Stash's resume point goes too."""
+    world = make_world(stash_timeout=0.3)
+    slow = threading.Event()
+
+    def slow_first_resume(variables: dict) -> None:
+        if "resume_time" in variables and not slow.is_set():
+            slow.set()
+            time.sleep(0.8)  # the asker gives up after 0.3 s; Stash saves it all the same
+
+    world.stash.before_query = slow_first_resume
+    key = world.rating_keys["1"]
+    world.plex.progress_item(key, 476_591)
+    world.poll_and_drain()
+    assert slow.is_set() and world.app.store.jobs()
+    world.plex.play_item(key)  # watched to the end: Plex clears the resume point
+    time.sleep(1.0)  # Stash has finished with the slow request
+    assert world.stash.scene("1")["resume_time"] == pytest.approx(476.591)
+
+    world.poll_and_drain()
+    world.poll_and_drain()
+
+    assert world.item("1").view_offset == 0
+    assert world.stash.scene("1")["resume_time"] == 0
+    assert world.stash.scene("1")["play_count"] == 1
+    assert world.app.store.counts().queued == 0
+
+
 def listings(world: World) -> int:
     """Requests for a library's items (the change filters travel on these)."""
     return sum(
