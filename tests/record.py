@@ -51,8 +51,9 @@ def real_servers(env: Mapping[str, str]) -> str | None:
 
 
 def _pytest(modules: list[Path], extra: list[str], env: Mapping[str, str]) -> int:
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
-               *map(str, modules), *extra]
+    # one test at a time: a recording against real servers asks them one thing at a time
+    command = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:randomly",
+               "-p", "no:cacheprovider", *map(str, modules), *extra]
     return subprocess.run(command, cwd=ROOT, env=dict(env)).returncode
 
 
