@@ -601,14 +601,17 @@ def evaluate(
             f"{cold.plex['image']} uploads / {cold.changed} new images",
             cold.plex["image"] == images * cold.changed,
         )
-        per_item = cold.cpu / max(1, cold.changed)
-        _check(
-            checks,
-            n,
-            "cold: stashplex CPU per item <= 1 ms",
-            f"{1000 * per_item:.2f} ms",
-            per_item <= 0.001,
-        )
+        if not latency:
+            # under the latency model the same calls (counted) take more CPU, each answer
+            # waited for (docs/performance.md): the target is for the row without it
+            per_item = cold.cpu / max(1, cold.changed)
+            _check(
+                checks,
+                n,
+                "cold: stashplex CPU per item <= 1 ms",
+                f"{1000 * per_item:.2f} ms",
+                per_item <= 0.001,
+            )
         if one is not None:
             edited, covers = edits[n]
             one_batches = 2 * -(-edited // 100)
