@@ -20,7 +20,7 @@ The restart is what systemd does after a crash: `stashplex run` again (in some t
 leave an empty queue. As systemd does with `Type=notify`, the SIGTERM waits for the daemon's
 READY=1 (a signal that comes before the interpreter has even reached `main()` cannot be
 handled by any code of stashplex's). A closing test checks that the kills really landed at each
-point named.
+point named (a point none landed at, as can happen on a busy machine, gets further trials).
 To replay a failure, run that trial by its id (`...::test_sigkill_anywhere_then_restart_loses_
 nothing[seed_7]`, or `-k seed_7`); the message gives the plan, where each kill landed and the
 tail of stashplex's logs (timing can differ by a few milliseconds between runs).
@@ -556,9 +556,8 @@ def _stamp(payload: str) -> str:
 # -- the tests ----------------------------------------------------------------------------------
 
 
-@pytest.mark.integration
-@pytest.mark.parametrize("seed", range(TRIALS), ids=lambda seed: f"seed_{seed}")
-def test_sigkill_anywhere_then_restart_loses_nothing(seed, tmp_path):
+def run_trial(seed: int, tmp_path: Path) -> None:
+    """One trial: its kills, then the restart and the verdict; HITS keeps where they landed."""
     trial = Trial(seed, tmp_path)
     try:
         rounds = 3 if trial.rng.random() < 0.3 else 2
@@ -579,16 +578,35 @@ def test_sigkill_anywhere_then_restart_loses_nothing(seed, tmp_path):
 
 
 @pytest.mark.integration
-def test_the_kills_hit_every_phase():
-    """The trials above must really have killed stashplex at the points the promise names."""
-    if len(HITS) < TRIALS:
+@pytest.mark.parametrize("seed", range(TRIALS), ids=lambda seed: f"seed_{seed}")
+def test_sigkill_anywhere_then_restart_loses_nothing(seed, tmp_path):
+    run_trial(seed, tmp_path)
+
+
+POINTS = ("mid-sweep", "mid-poll", "queued, watermark not advanced", "mid-write", "mid-drain")
+EXTRA_TRIALS = 10  # on a busy machine a kill aimed at a narrow point can land beside it
+
+
+def _landed() -> Counter:
+    return Counter(hit.split(" (")[0] for kills in HITS.values() for hit in kills)
+
+
+@pytest.mark.integration
+def test_the_kills_hit_every_phase(tmp_path_factory):
+    """The trials above must really have killed stashplex at the points the promise names.
+    A point none of them hit gets further trials (new seeds, each checked as above) until one
+    does."""
+    if not set(range(TRIALS)) <= set(HITS):
         pytest.skip("needs every seed of test_sigkill_anywhere_then_restart_loses_nothing")
-    hits = Counter(hit.split(" (")[0] for kills in HITS.values() for hit in kills)
-    print(dict(hits))
-    kills = sum(count for hit, count in hits.items() if not hit.startswith("finished"))
+    kills = sum(n for hit, n in _landed().items() if not hit.startswith("finished"))
     assert kills >= TRIALS
-    for point in ("mid-sweep", "mid-poll", "queued, watermark not advanced", "mid-write",
-                  "mid-drain"):
+    for seed in range(TRIALS, TRIALS + EXTRA_TRIALS):
+        if all(_landed()[point] for point in POINTS):
+            break
+        run_trial(seed, tmp_path_factory.mktemp(f"seed_{seed}"))
+    hits = _landed()
+    print(dict(hits))
+    for point in POINTS:
         assert hits[point] >= 1, f"no kill landed {point}: {dict(hits)}"
 
 
